@@ -1,0 +1,1 @@
+"""probllms-train export."""

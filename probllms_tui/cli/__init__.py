@@ -1,0 +1,1 @@
+"""`probllms-tui` command line: the app, headless `ask`, `models` and `notes`."""

@@ -1,0 +1,124 @@
+"""Entry point of `probllms-tui`.
+
+Typer (not argparse) because `probllms-train` uses it too and subcommands with typed options
+read the same in both. Heavy imports (llama_cpp, chromadb, Textual) stay inside commands so
+`--help` and the app's first frame do not wait for them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from probllms_tui.cli.errors import run_cli
+from probllms_tui.core.errors import InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,  # our errors are one line; a crash should show a plain trace
+    help="ProbLLMs: practise MCQs and answer exam questions with a local model and your notes.",
+)
+
+ModelOpt = typer.Option(None, "--model", "-m", help="Registry name or path to a .gguf file.")
+DataDirOpt = typer.Option(None, "--data-dir", help="Where answers, settings and the notes index live ($PROBLLMS_HOME).")
+ModelsDirOpt = typer.Option(None, "--models-dir", help="Folder of GGUF models and manifest.json ($PROBLLMS_MODELS).")
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    model: Optional[str] = ModelOpt,
+    bank: Optional[list[Path]] = typer.Option(None, "--bank", help="Extra question bank (.jsonl/.csv); repeatable."),
+    notes: Optional[Path] = typer.Option(None, "--notes", help="Folder of course notes for retrieval."),
+    data_dir: Optional[Path] = DataDirOpt,
+    models_dir: Optional[Path] = ModelsDirOpt,
+    no_rag: bool = typer.Option(False, "--no-rag", help="Answer without retrieving notes."),
+) -> None:
+    """Start the study app (practice mode) unless a subcommand is given."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from probllms_tui.app.launch import launch
+
+    launch(model=model, banks=bank or [], notes=notes, data_dir=data_dir,
+           models_dir=models_dir, rag=not no_rag)
+
+
+@app.command()
+def ask(
+    text: Optional[str] = typer.Argument(None, help="The question with its options; '-' or nothing reads stdin."),
+    model: Optional[str] = ModelOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    explain: bool = typer.Option(False, "--explain", help="Also generate an explanation."),
+    method: Optional[str] = typer.Option(None, "--method", help="letter or cloze (default: the model's manifest)."),
+    no_rag: bool = typer.Option(False, "--no-rag", help="Do not retrieve notes."),
+    k: int = typer.Option(3, "--k", help="Number of note passages to retrieve."),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="Explanation length limit."),
+    data_dir: Optional[Path] = DataDirOpt,
+    models_dir: Optional[Path] = ModelsDirOpt,
+) -> None:
+    """Answer one pasted MCQ: the chosen option and a probability per option."""
+    from probllms_tui.cli.ask import run_ask
+
+    if text is None or text == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InputError("no question given: pass it as an argument or pipe it on stdin")
+        raw = sys.stdin.buffer.read(10_000_000)
+        text = raw.decode("utf-8", errors="replace")
+    result = run_ask(text, model=model, method=method, explain=explain, rag=not no_rag, k=k,
+                     max_tokens=max_tokens, data_dir=data_dir, models_dir=models_dir,
+                     stream_to=None if as_json else sys.stdout)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+
+
+@app.command()
+def models(
+    as_json: bool = typer.Option(False, "--json"),
+    models_dir: Optional[Path] = ModelsDirOpt,
+) -> None:
+    """List the registry's models: name, quantization, size, base model, scoring method."""
+    from probllms_tui.core.paths import models_dir as resolve_models_dir
+    from probllms_tui.core.registry import Registry, default_model_path
+
+    reg = Registry(resolve_models_dir(models_dir))
+    rows = []
+    for e in reg.entries():
+        path = default_model_path() if e.builtin else e.path(reg.models_dir)
+        size = path.stat().st_size if path.exists() else 0
+        rows.append({"name": e.name, "quantization": e.quantization or "?", "size_bytes": size,
+                     "base_model": e.base_model, "scoring_method": e.scoring_method,
+                     "prompt_format": e.prompt_format, "path": str(path),
+                     "default": e.builtin, "registered": e.registered or e.builtin})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'NAME':32} {'QUANT':8} {'SIZE':>9}  {'SCORING':7}  BASE")
+    for r in rows:
+        name = r["name"] + (" (default)" if r["default"] else "")
+        print(f"{name:32} {r['quantization']:8} {r['size_bytes'] / 2**20:7.0f}MB  "
+              f"{r['scoring_method']:7}  {r['base_model'] or '-'}")
+    print(f"\nmodels dir: {reg.models_dir}")
+
+
+def _register_subapps() -> None:
+    try:
+        from probllms_tui.rag.cli import notes_app
+    except ImportError:  # RAG not installed in this build
+        return
+    app.add_typer(notes_app, name="notes", help="Index and search your course notes.")
+
+
+_register_subapps()
+
+
+def run() -> None:
+    run_cli(app)
+
+
+if __name__ == "__main__":
+    run()

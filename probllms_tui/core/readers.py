@@ -1,0 +1,153 @@
+"""Read MCQ banks: the seed JSONL, the structured JSONL and CSV.
+
+Seed JSONL (the ProbLLMs datasets)::
+
+    {"subject": "...", "question": "Question: ...\\n\\nOptions:\\nA. ...\\n\\nAnswer:", "answer": "B"}
+
+Structured JSONL::
+
+    {"question": "...", "choices": ["...", "..."], "answer": "B" | 1, "subject": "..."}
+
+CSV: a header with ``question``, ``answer``, optional ``subject``/``explanation`` and either a
+``choices`` column (options separated by `` || ``) or one column per option ``A``, ``B``, ...
+
+Every bad row is reported as ``file:line: what is wrong``. ``strict=True`` stops at the first;
+otherwise good rows load and the skipped ones are returned with their line numbers, so a
+caller can show "skipped 3 lines (12, 40, 41)" and nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probllms_tui.core.errors import InputError, one_line
+from probllms_tui.core.mcq import LETTERS, MCQ, letter_for
+from probllms_tui.core.paste import answer_letter, parse_question_text
+
+
+@dataclass
+class BankLoad:
+    questions: list[MCQ] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+    def summary(self, path: Path | str) -> str:
+        msg = f"{path}: loaded {len(self.questions)} questions"
+        if self.skipped:
+            lines = ", ".join(str(n) for n, _ in self.skipped[:10])
+            more = "…" if len(self.skipped) > 10 else ""
+            msg += f", skipped {len(self.skipped)} malformed lines ({lines}{more})"
+        return msg
+
+
+def mcq_from_record(rec: dict[str, Any], *, source: str = "") -> MCQ:
+    """One JSON object in either JSONL format -> MCQ."""
+    if not isinstance(rec, dict):
+        raise InputError(f"expected a JSON object, got {type(rec).__name__}")
+    subject = str(rec.get("subject") or "")
+    explanation = str(rec.get("explanation") or "")
+    question = rec.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise InputError("missing or empty 'question'")
+    answer = rec.get("answer")
+    if "choices" in rec:
+        choices = rec["choices"]
+        if not isinstance(choices, list) or not all(isinstance(c, (str, int, float)) for c in choices):
+            raise InputError("'choices' must be a list of strings")
+        options = tuple(str(c).strip() for c in choices)
+        letter = None if answer is None else letter_for(answer, len(options))
+        return MCQ(question.strip(), options, letter, subject, source, explanation, str(rec.get("id") or ""))
+    parsed = parse_question_text(question)
+    letter = None if answer is None else answer_letter(parsed, str(answer))
+    return MCQ(parsed.stem, parsed.options, letter, subject, source, explanation, str(rec.get("id") or ""))
+
+
+def _read_jsonl(path: Path, strict: bool) -> BankLoad:
+    out = BankLoad()
+    with path.open(encoding="utf-8", errors="strict") as fh:
+        try:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                    out.questions.append(mcq_from_record(rec, source=f"{path.name}:{lineno}"))
+                except (json.JSONDecodeError, InputError) as exc:
+                    reason = exc.message if isinstance(exc, InputError) else f"invalid JSON ({exc.msg})"
+                    if strict:
+                        raise InputError(reason, where=f"{path}:{lineno}") from None
+                    out.skipped.append((lineno, reason))
+        except UnicodeDecodeError:
+            raise InputError("not a UTF-8 text file", where=str(path)) from None
+    return out
+
+
+def _read_csv(path: Path, strict: bool) -> BankLoad:
+    out = BankLoad()
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            cols = [c.strip() for c in (reader.fieldnames or [])]
+            if "question" not in cols or "answer" not in cols:
+                raise InputError("CSV needs 'question' and 'answer' columns", where=f"{path}:1")
+            option_cols = [c for c in LETTERS if c in cols]
+            for row in reader:
+                lineno = reader.line_num
+                row = {(k or "").strip(): (v or "") for k, v in row.items()}
+                try:
+                    if "choices" in row:
+                        choices = [c.strip() for c in row["choices"].split("||")]
+                    else:
+                        choices = [row[c].strip() for c in option_cols if row.get(c, "").strip()]
+                    rec = {"question": row["question"], "choices": choices,
+                           "answer": row["answer"], "subject": row.get("subject", ""),
+                           "explanation": row.get("explanation", ""), "id": row.get("id", "")}
+                    out.questions.append(mcq_from_record(rec, source=f"{path.name}:{lineno}"))
+                except InputError as exc:
+                    if strict:
+                        raise InputError(exc.message, where=f"{path}:{lineno}") from None
+                    out.skipped.append((lineno, exc.message))
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", where=str(path)) from None
+    return out
+
+
+def read_bank(path: str | Path, *, strict: bool = False) -> BankLoad:
+    """Read a question bank (.jsonl or .csv) into MCQs."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("file not found", where=str(p))
+    if p.is_dir():
+        raise InputError("is a folder, expected a .jsonl or .csv file", where=str(p))
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".json", ".ndjson"):
+            out = _read_jsonl(p, strict)
+        elif suffix == ".csv":
+            out = _read_csv(p, strict)
+        else:
+            raise InputError(f"unknown bank format {suffix!r}; use .jsonl or .csv", where=str(p))
+    except OSError as exc:
+        raise InputError(f"cannot read ({one_line(exc.strerror or exc)})", where=str(p)) from None
+    if not out.questions and out.skipped:
+        n, reason = out.skipped[0]
+        raise InputError(f"no valid questions; first problem: {reason}", where=f"{p}:{n}")
+    return out
+
+
+def mcq_to_seed_record(q: MCQ) -> dict[str, Any]:
+    """MCQ -> the seed JSONL record (what `probllms-train data mcqa` writes)."""
+    from probllms_tui.core.prompt import render_letter_prompt
+
+    return {"subject": q.subject, "question": render_letter_prompt(q), "answer": q.answer}
+
+
+def mcq_to_structured_record(q: MCQ) -> dict[str, Any]:
+    rec: dict[str, Any] = {"question": q.stem, "choices": list(q.options), "answer": q.answer,
+                           "subject": q.subject}
+    if q.explanation:
+        rec["explanation"] = q.explanation
+    return rec

