@@ -23,12 +23,20 @@ MAX_PASTE_CHARS = 64_000  # ~16k tokens: far beyond any exam question, far below
 _LETTER_LABEL = re.compile(r"^\s*(?:\(([A-Ja-j])\)|([A-Ja-j])[.):])\s+(\S.*)$")
 _NUMBER_LABEL = re.compile(r"^\s*\(?(\d{1,2})[.)]\s+(\S.*)$")
 _BULLET = re.compile(r"^\s*[-*•–]\s+(\S.*)$")
-_OPTIONS_HEADER = re.compile(r"^\s*(options|choices|answers)\s*:?\s*$", re.IGNORECASE)
-_QUESTION_PREFIX = re.compile(r"^\s*(?:question|q)\s*(?:\d+)?\s*[:.)]\s*", re.IGNORECASE)
-_ANSWER_LINE = re.compile(
-    r"^\s*(?:correct\s+answer|answer|solution)\s*:\s*\(?([A-Ja-j]|\d{1,2})?[.)]?\s*$",
+# "Options:" and the LMS prompts that stand where it would (Moodle: "Select one:").
+_OPTIONS_HEADER = re.compile(
+    r"^\s*(options|choices|answers|(?:select|choose|pick)\s+(?:one|an answer|the correct answer)"
+    r"(?:\s+or\s+more)?)\s*:?\s*$",
     re.IGNORECASE,
 )
+# An exam's own question number before the stem ("7. Which ..."), dropped like "Question 7:".
+_EXAM_NUMBER = re.compile(r"^\s*\d{1,3}[.)]\s+(?=\S)")
+_QUESTION_PREFIX = re.compile(r"^\s*(?:question|q)\s*(?:\d+)?\s*[:.)]\s*", re.IGNORECASE)
+_ANSWER_LINE = re.compile(r"^\s*(?:correct\s+answer|answer|solution)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+# What follows "Answer:" when it names a label: "B", "(b)", "3.", "C) 7" (option text repeated).
+# "Answer: a cell" is not label "a": a bare label must end the line or carry "." / ")".
+_ANSWER_LABEL = re.compile(r"^\(?([A-Ja-j]|\d{1,2})(?:[.)]|$)(?:\s.*)?$")
+
 # Inline options: "A) foo B) bar", "(a) foo (b) bar", "A. foo B. bar". A label must follow
 # whitespace (or the line start) so "e.g." or "U.S.A." inside an option is not a label.
 _INLINE_LABEL = re.compile(r"(?:^|(?<=\s))(?:\(([A-Ja-j])\)|([A-Ja-j])[.)])\s+")
@@ -53,7 +61,9 @@ def check_text(text: str) -> str:
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
     if "\x00" in text or "\ufffd" in text or controls > max(2, len(text) // 100):
         raise InputError("input looks like binary data, not a question")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    # Only CRLF is a line end: a lone CR is text (real rows hold one where a JSON-escaped
+    # "\\right" lost its backslash), and LaTeX must pass through untouched.
+    return text.replace("\r\n", "\n")
 
 
 def _option_label(line: str) -> tuple[str, str, str] | None:
@@ -111,6 +121,12 @@ def _run_from(lines: list[str], start: int) -> tuple[list[str], list[str], int] 
     return labels, texts, i
 
 
+def _label_style(m: re.Match) -> str:
+    """The punctuation around an inline label: "()" for "(a)", else the closing mark."""
+    text = m.group(0).strip()
+    return "()" if text.startswith("(") else text[-1]
+
+
 def _split_inline(line: str) -> tuple[str, list[str], list[str]] | None:
     """Split "stem A) x B) y C) z" into stem and options when the labels run A, B, C..."""
     matches = list(_INLINE_LABEL.finditer(line))
@@ -121,7 +137,9 @@ def _split_inline(line: str) -> tuple[str, list[str], list[str]] | None:
         chosen = [m]
         for nxt in matches[k + 1:]:
             want = _expected("letter", label, len(chosen))
-            if (nxt.group(1) or nxt.group(2)) == want:
+            # Same label style as the first ("A)" then "B)"), so "vitamin A. Pick: A) x B) y"
+            # or "e.g." inside an "(a) .. (b) .." list is not taken for a label.
+            if (nxt.group(1) or nxt.group(2)) == want and _label_style(nxt) == _label_style(m):
                 chosen.append(nxt)
         if len(chosen) < 2:
             continue
@@ -138,27 +156,36 @@ def parse_question_text(text: str) -> ParsedQuestion:
     """Parse pasted text into stem, options and (if given) the answer label."""
     lines = check_text(text).split("\n")
     answer_label: str | None = None
+    answer_text = ""
     # A trailing "Answer:" (seed format) or "Answer: B" line closes the question.
     while lines and not lines[-1].strip():
         lines.pop()
     for idx in range(len(lines) - 1, -1, -1):
         m = _ANSWER_LINE.match(lines[idx])
         if m:
-            answer_label = m.group(1)
+            answer_text = m.group(1)
+            label = _ANSWER_LABEL.match(answer_text)
+            answer_label = label.group(1) if label else None
             lines = lines[:idx]
             break
         if lines[idx].strip():
             break
 
     best: tuple[int, list[str], list[str], int] | None = None
+    single_option = False
     for kind_pref in ("letter", "number", "bullet"):
-        for start in range(len(lines)):
+        start = 0
+        while start < len(lines):
             parsed = _option_label(lines[start])
-            if not parsed or parsed[0] != kind_pref:
-                continue
-            run = _run_from(lines, start)
+            run = _run_from(lines, start) if parsed and parsed[0] == kind_pref else None
             if run and len(run[0]) >= 2:
-                best = (start, run[0], run[1], run[2])  # keep the last valid run
+                # Keep the last run (statements listed before the options are stem), and
+                # never start a run inside the previous one (bullets and numbers would).
+                best = (start, run[0], run[1], run[2])
+                start = run[2]
+                continue
+            single_option = single_option or (run is not None and kind_pref == "letter")
+            start += 1
         if best:
             break
 
@@ -179,7 +206,12 @@ def parse_question_text(text: str) -> ParsedQuestion:
         stem_lines.pop()
     stem = "\n".join(stem_lines).strip()
     stem = _QUESTION_PREFIX.sub("", stem, count=1).strip() if _QUESTION_PREFIX.match(stem) else stem
+    numbered_stem_lines = sum(1 for line in stem.split("\n") if _NUMBER_LABEL.match(line))
+    if numbered_stem_lines == 1 and _EXAM_NUMBER.match(stem) and (not labels or not labels[0].isdigit()):
+        stem = _EXAM_NUMBER.sub("", stem, count=1)  # "7. Which ...": the exam's numbering
 
+    if not opts and single_option:
+        raise InputError("only one option found: a multiple-choice question needs at least two")
     if not opts:
         raise InputError("no options found: put each option on its own line, e.g. 'A. ...' or 'A) ...'")
     if len(opts) == 1:
@@ -188,6 +220,9 @@ def parse_question_text(text: str) -> ParsedQuestion:
         raise InputError(f"{len(opts)} options found; at most {MAX_OPTIONS} are supported")
     if not stem:
         raise InputError("no question stem found before the options")
+    if answer_label is None and answer_text:  # "Answer: a cell": the option's own text
+        same = [i for i, o in enumerate(opts) if o.casefold() == answer_text.casefold()]
+        answer_label = LETTERS[same[0]] if len(same) == 1 else None
     return ParsedQuestion(stem, tuple(opts), tuple(labels), answer_label)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,10 @@ def mcq_from_record(rec: dict[str, Any], *, source: str = "") -> MCQ:
         if not isinstance(choices, list) or not all(isinstance(c, (str, int, float)) for c in choices):
             raise InputError("'choices' must be a list of strings")
         options = tuple(str(c).strip() for c in choices)
-        letter = None if answer is None else letter_for(answer, len(options))
-        return MCQ(question.strip(), options, letter, subject, source, explanation, str(rec.get("id") or ""))
+        # Build without the answer first so "no options" is reported as such, not as an
+        # answer out of range for 0 options.
+        q = MCQ(question.strip(), options, None, subject, source, explanation, str(rec.get("id") or ""))
+        return q if answer is None else replace(q, answer=letter_for(answer, len(options)))
     parsed = parse_question_text(question)
     letter = None if answer is None else answer_letter(parsed, str(answer))
     return MCQ(parsed.stem, parsed.options, letter, subject, source, explanation, str(rec.get("id") or ""))
@@ -94,8 +96,10 @@ def _read_csv(path: Path, strict: bool) -> BankLoad:
             if "question" not in cols or "answer" not in cols:
                 raise InputError("CSV needs 'question' and 'answer' columns", where=f"{path}:1")
             option_cols = [c for c in LETTERS if c in cols]
+            end_of_previous = reader.line_num
             for row in reader:
-                lineno = reader.line_num
+                # A quoted field may span lines: report the line the record starts on.
+                lineno, end_of_previous = end_of_previous + 1, reader.line_num
                 row = {(k or "").strip(): (v or "") for k, v in row.items()}
                 try:
                     if "choices" in row:
