@@ -106,10 +106,8 @@ def models(
 
 
 def _register_subapps() -> None:
-    try:
-        from probllms_tui.rag.cli import notes_app
-    except ImportError:  # RAG not installed in this build
-        return
+    from probllms_tui.rag.cli import notes_app
+
     app.add_typer(notes_app, name="notes", help="Index and search your course notes.")
 
 
