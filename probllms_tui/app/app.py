@@ -1,0 +1,237 @@
+"""ProbLLMsApp: the screens (one mode each), the loaded model and the store they share.
+
+The model loads in a background thread after the first frame; screens ask for it through
+``engine_session``, which waits for the load and serialises use of the one llama.cpp context
+(a new question cancels the old worker, whose thread may still be inside a llama.cpp call).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from probllms_tui.app.config import AppConfig
+from probllms_tui.app.screens.ask import AskScreen
+from probllms_tui.app.screens.help import HelpScreen
+from probllms_tui.app.screens.models import ModelsScreen
+from probllms_tui.app.screens.notes import NotesScreen
+from probllms_tui.app.screens.practice import PracticeScreen
+from probllms_tui.app.session import PracticeSession, QuestionBank, builtin_bank
+from probllms_tui.core.errors import one_line
+from probllms_tui.core.mcq import MCQ
+from probllms_tui.engine.base import Engine
+from probllms_tui.store import Settings, Store
+
+
+class ProbLLMsApp(App):
+    TITLE = "ProbLLMs"
+    SUB_TITLE = "practice MCQs with a local model and your notes"
+    CSS_PATH = "styles/app.tcss"
+    MODES = {"practice": PracticeScreen, "ask": AskScreen, "models": ModelsScreen, "notes": NotesScreen}
+    DEFAULT_MODE = "practice"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (96, "-wide")]
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "switch_mode('practice')", "Practice"),
+        Binding("f3", "switch_mode('ask')", "Ask"),
+        Binding("f4", "switch_mode('models')", "Models"),
+        Binding("f5", "switch_mode('notes')", "Notes"),
+        Binding("escape", "stop_generation", "Stop", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    status_text: reactive[str] = reactive("")
+    tokens_per_s: reactive[float] = reactive(0.0)
+    model_state: reactive[str] = reactive("loading")  # loading | ready | failed
+
+    def __init__(self, config: AppConfig):
+        super().__init__()
+        self.config = config
+        self.store = Store.open(config.data_dir)
+        self.settings, self._settings_problems = self.store.load_settings()
+        paths = list(config.banks)
+        if config.use_builtin_bank and (path := builtin_bank()) is not None:
+            paths.insert(0, path)
+        self.bank = QuestionBank.load(paths)
+        self.session = PracticeSession(self.bank, self.store)
+        self.engine: Engine | None = None
+        self.engine_error = ""
+        self.model_label = config.model or self.settings.model or "default model"
+        self._engine_ready = threading.Event()
+        self._engine_lock = threading.Lock()
+        self._retriever: Any = None
+        self._retriever_tried = False
+
+    # --- start-up -----------------------------------------------------------------------
+    def on_mount(self) -> None:
+        for severity, text in self.bank.messages:
+            self.notify(text, severity=severity, timeout=12)
+        if not self.bank.questions:
+            self.notify("No questions loaded: start with --bank FILE.jsonl|.csv", severity="warning", timeout=12)
+        if self.store.problem:
+            self.notify(self.store.problem, severity="error", timeout=15)
+        for text in self._settings_problems:
+            self.notify(text, severity="warning")
+        self.load_model(self.config.model or self.settings.model or None)
+        self._refresh_status()
+
+    def on_unmount(self) -> None:
+        self.workers.cancel_all()
+        with self._engine_lock:
+            if self.engine is not None:
+                self.engine.close()
+                self.engine = None
+        self.store.close()
+
+    # --- the model ----------------------------------------------------------------------
+    @property
+    def rag_enabled(self) -> bool:
+        return self.config.rag and self.settings.rag
+
+    def load_model(self, name: str | None) -> None:
+        """Open ``name`` (registry name or path; None = default) in the background."""
+        self.model_label = name or "default model"
+        self.model_state = "loading"
+        self._engine_ready.clear()
+        self.workers.cancel_group(self, "inference")
+        self._load_worker(name)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load_worker(self, name: str | None) -> None:
+        with self._engine_lock:  # waits for a running generation to reach its next token
+            old, self.engine = self.engine, None
+            if old is not None:
+                old.close()
+            try:
+                engine = self.config.engine_factory(name, self.config.models_dir, self.settings.context_length)
+            except Exception as exc:  # ModelLoadError and anything llama.cpp raises
+                self.engine_error = one_line(exc)
+                self.call_from_thread(self._model_failed)
+            else:
+                self.engine, self.engine_error = engine, ""
+                self.call_from_thread(self._model_ready)
+            finally:
+                self._engine_ready.set()
+
+    def _model_ready(self) -> None:
+        self.model_label = self.engine.name if self.engine else self.model_label
+        self.model_state = "ready"
+        self.notify(f"Model ready: {self.model_label}", timeout=3)
+
+    def _model_failed(self) -> None:
+        self.model_state = "failed"
+        self.notify(f"Model not loaded: {self.engine_error}", severity="error", timeout=15)
+
+    def engine_problem(self) -> str:
+        return f"Model not loaded: {self.engine_error or 'stopped'}. Pick one on the Models screen (F4)."
+
+    @contextmanager
+    def engine_session(self, should_stop: Callable[[], bool]) -> Iterator[Engine | None]:
+        """In a worker thread: wait for the model, then hold it; yields None if unavailable."""
+        while not self._engine_ready.wait(0.05):
+            if should_stop():
+                yield None
+                return
+        while not self._engine_lock.acquire(timeout=0.05):
+            if should_stop():
+                yield None
+                return
+        try:
+            yield None if should_stop() else self.engine
+        finally:
+            self._engine_lock.release()
+
+    def retriever(self) -> Any:
+        """The notes retriever, opened on first use (inside a worker: chromadb is slow to import)."""
+        if not self._retriever_tried:
+            self._retriever_tried = True
+            try:
+                self._retriever = self.config.retriever_factory(self.config.data_dir)
+            except Exception as exc:
+                self.call_from_thread(self.notify, f"Notes index unavailable: {one_line(exc)}",
+                                      severity="warning", timeout=10)
+        return self._retriever
+
+    def forget_retriever(self) -> None:
+        """After a reindex: open the fresh index on next use."""
+        self._retriever, self._retriever_tried = None, False
+
+    def note_model_answer(self, q: MCQ, letter: str) -> None:
+        if q.answer is not None:
+            self.store.set_model_answer(q.id, letter)
+
+    def choose_model(self, name: str) -> None:
+        """Load ``name`` ("" = default) and remember it for the next start."""
+        self.settings = self.settings.model_copy(update={"model": name})
+        try:
+            self.store.save_settings(self.settings)
+        except Exception as exc:
+            self.notify(f"Model choice not saved: {one_line(exc)}", severity="warning")
+        self.load_model(name or None)
+
+    def apply_settings(self, settings: Settings) -> None:
+        reload = settings.context_length != self.settings.context_length
+        self.settings = settings
+        try:
+            self.store.save_settings(settings)
+        except Exception as exc:
+            self.notify(f"Settings not saved: {one_line(exc)}", severity="error")
+        else:
+            self.notify("Settings saved" + (" (not persisted: data dir is read-only)" if self.store.problem else ""))
+        if reload:
+            self.load_model(self.engine.name if self.engine else (settings.model or None))
+        self._refresh_status()
+
+    # --- status bar ---------------------------------------------------------------------
+    def watch_tokens_per_s(self) -> None:
+        self._refresh_status()
+
+    def watch_model_state(self) -> None:
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        if self.model_state == "loading":
+            model = f"⏳ loading {self.model_label}…"
+        elif self.model_state == "failed" or self.engine is None:
+            model = "⚠ no model (F4)"
+        else:
+            model = f"{self.engine.name} · {self.engine.quantization or '?'}"
+        parts = [model, f"{self.tokens_per_s:.1f} tok/s", "RAG on" if self.rag_enabled else "RAG off"]
+        parts.append("⚠ not saving" if self.store.problem else "saved")
+        self.status_text = "  │  ".join(parts)
+
+    # --- actions ------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_stop_generation(self) -> None:
+        running = [w for w in self.workers if w.group == "inference" and w.is_running]
+        for worker in running:
+            worker.cancel()
+        if running:
+            self.notify("Generation stopped", timeout=2)
+
+    def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Practice", "Practise questions from the bank (F2)", lambda: self.switch_mode("practice"))
+        yield SystemCommand("Ask", "Paste an exam question (F3)", lambda: self.switch_mode("ask"))
+        yield SystemCommand("Models", "Switch model, change settings (F4)", lambda: self.switch_mode("models"))
+        yield SystemCommand("Notes", "Notes index status and reindex (F5)", lambda: self.switch_mode("notes"))
+        yield SystemCommand("Help", "List the keys (F1)", self.action_help)
+        yield SystemCommand("Stop generation", "Stop the model's explanation (Esc)", self.action_stop_generation)
+        yield SystemCommand("Review mistakes", "Practise the questions you got wrong",
+                            lambda: self._practice_mode("mistakes"))
+        yield SystemCommand("Due reviews", "Practise due and new questions", lambda: self._practice_mode("due"))
+
+    def _practice_mode(self, mode: str) -> None:
+        self.switch_mode("practice")
+        self.call_later(lambda: self.screen.set_queue(mode) if isinstance(self.screen, PracticeScreen) else None)

@@ -1,0 +1,37 @@
+"""What the app is started with, and the two seams tests swap: the engine and the retriever."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probllms_tui.engine.base import Engine
+
+
+def open_real_engine(model: str | None, models_dir: Path | None, n_ctx: int) -> Engine:
+    # Imported here, in the loading worker: llama_cpp must stay off the first-frame path.
+    from probllms_tui.engine.load import open_engine
+
+    return open_engine(model or None, models_dir=models_dir, n_ctx=n_ctx)
+
+
+def open_real_retriever(data_dir: Path) -> Any | None:
+    # chromadb and sentence-transformers take seconds to import: only ever in a worker.
+    from probllms_tui.rag.retrieve import open_retriever
+
+    return open_retriever(data_dir)
+
+
+@dataclass
+class AppConfig:
+    data_dir: Path
+    models_dir: Path | None = None
+    model: str | None = None  # overrides the saved setting for this run
+    banks: list[Path] = field(default_factory=list)
+    notes_dir: Path | None = None
+    rag: bool = True  # False: --no-rag for this run, whatever the setting says
+    use_builtin_bank: bool = True
+    engine_factory: Callable[[str | None, Path | None, int], Engine] = open_real_engine
+    retriever_factory: Callable[[Path], Any | None] = open_real_retriever

@@ -1,0 +1,87 @@
+"""Ask: paste an exam question, see what the parser found, then the model's answer.
+
+The preview re-parses on every edit (parsing is a few regexes on at most 64k characters), so
+a student sees the detected stem and options, or why the text is not a question, before
+spending a second of model time.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Static, TextArea
+
+from probllms_tui.app.math_text import render_math
+from probllms_tui.app.widgets.answer_panel import AnswerPanel
+from probllms_tui.app.widgets.status_bar import StatusBar
+from probllms_tui.core.errors import ProbLLMsError
+from probllms_tui.core.mcq import MCQ
+from probllms_tui.core.paste import parse_pasted
+
+PLACEHOLDER = "Paste a question with its options, e.g.\nWhich is prime?\nA) 4\nB) 6\nC) 7\nD) 9"
+
+
+class AskScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+s", "ask", "Answer", priority=True),
+        Binding("ctrl+l", "clear", "Clear", priority=True),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="ask-main"):
+            yield TextArea(id="paste", soft_wrap=True, show_line_numbers=False, placeholder=PLACEHOLDER)
+            yield Static("", id="preview")
+            with Horizontal(id="ask-buttons"):
+                yield Button("Answer (ctrl+s)", id="ask-button", variant="primary", disabled=True)
+                yield Button("Clear (ctrl+l)", id="clear-button")
+            yield AnswerPanel(id="ask-answer")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.question: MCQ | None = None
+        self._show_preview("")
+        self.query_one("#paste", TextArea).focus()
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._show_preview(event.text_area.text)
+
+    def _show_preview(self, text: str) -> None:
+        preview = self.query_one("#preview", Static)
+        self.question = None
+        if not text.strip():
+            preview.update(Text("Preview: waiting for a question.", style="dim"))
+        else:
+            try:
+                self.question = parse_pasted(text)
+            except ProbLLMsError as exc:
+                preview.update(Text(f"✗ Not a question yet: {exc}", style="red"))
+            else:
+                q = self.question
+                out = Text("Detected ", style="green")
+                out.append(f"{len(q.options)} options", style="bold green")
+                out.append(f"\nStem: {render_math(q.stem)[:300]}\n")
+                for letter, option in zip(q.letters, q.options):
+                    out.append(f"  {letter}. {render_math(option)[:120]}\n")
+                preview.update(out)
+        self.query_one("#ask-button", Button).disabled = self.question is None
+
+    async def action_ask(self) -> None:
+        if self.question is None:
+            self.notify("Nothing to answer yet: the preview says what is missing", severity="warning", timeout=4)
+            return
+        await self.query_one(AnswerPanel).start(self.question, correct=self.question.answer)
+
+    async def action_clear(self) -> None:
+        self.query_one("#paste", TextArea).clear()
+        await self.query_one(AnswerPanel).reset()
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ask-button":
+            await self.action_ask()
+        elif event.button.id == "clear-button":
+            await self.action_clear()

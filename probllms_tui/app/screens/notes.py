@@ -1,0 +1,109 @@
+"""Notes: the state of the notes index and a rebuild with a progress bar.
+
+The RAG service is another package's (probllms_tui.rag.service); when it is missing or fails
+to import, this screen says "index not available" and the rest of the app carries on.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, ProgressBar, Static
+
+from probllms_tui.app.widgets.status_bar import StatusBar
+from probllms_tui.core.errors import one_line
+
+
+def rag_service():
+    """The RAG service module, or None when this build has none."""
+    try:
+        from probllms_tui.rag import service
+    except Exception:  # ImportError, or a dependency (chromadb) that fails to import
+        return None
+    if not all(hasattr(service, f) for f in ("index_status", "build_index")):
+        return None
+    return service
+
+
+class NotesScreen(Screen):
+    BINDINGS = [Binding("ctrl+r", "reindex", "Rebuild index", priority=True)]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="notes-main"):
+            yield Static("Notes index", classes="title")
+            yield Static("", id="notes-dir")
+            yield Static("Checking the index…", id="index-status")
+            yield ProgressBar(id="index-progress", show_eta=False)
+            yield Static("", id="index-file")
+            yield Button("Rebuild index (ctrl+r)", id="reindex", variant="primary")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#index-progress").display = False
+        self.query_one("#notes-dir", Static).update(Text(f"Notes folder: {self.notes_dir()}"))
+        self._status_worker()
+
+    def notes_dir(self):
+        from probllms_tui.core.paths import default_notes_dir
+
+        return self.app.config.notes_dir or default_notes_dir()
+
+    @work(thread=True, exclusive=True, group="notes", exit_on_error=False)
+    def _status_worker(self) -> None:
+        service = rag_service()
+        if service is None:
+            text = Text("Index not available in this build (no RAG service): answers use no notes.",
+                        style="yellow")
+        else:
+            try:
+                status = service.index_status(self.app.config.data_dir)
+                text = Text("\n".join(f"{k}: {v}" for k, v in status.items()) or "no index yet")
+            except Exception as exc:
+                text = Text(f"Index not available: {one_line(exc)}", style="yellow")
+        self.app.call_from_thread(self.query_one("#index-status", Static).update, text)
+
+    def action_reindex(self) -> None:
+        if rag_service() is None:
+            self.notify("Index not available in this build", severity="warning")
+            return
+        self.query_one("#reindex", Button).disabled = True
+        bar = self.query_one("#index-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
+        self._reindex_worker()
+
+    @work(thread=True, exclusive=True, group="notes", exit_on_error=False)
+    def _reindex_worker(self) -> None:
+        app = self.app
+
+        def progress(done: int, total: int, path: str) -> None:
+            app.call_from_thread(self._progress, done, total, str(path))
+
+        try:
+            rag_service().build_index(self.notes_dir(), app.config.data_dir, rebuild=True, progress=progress)
+        except Exception as exc:
+            app.call_from_thread(self._finished, f"Reindex failed: {one_line(exc)}", "error")
+        else:
+            app.forget_retriever()
+            app.call_from_thread(self._finished, "Notes index rebuilt", "information")
+
+    def _progress(self, done: int, total: int, path: str) -> None:
+        self.query_one("#index-progress", ProgressBar).update(total=max(total, 1), progress=done)
+        self.query_one("#index-file", Static).update(Text(f"{done}/{total}  {path}", style="dim"))
+
+    def _finished(self, message: str, severity: str) -> None:
+        self.notify(message, severity=severity)
+        self.query_one("#reindex", Button).disabled = False
+        self.query_one("#index-progress").display = False
+        self.query_one("#index-file", Static).update("")
+        self._status_worker()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "reindex":
+            self.action_reindex()

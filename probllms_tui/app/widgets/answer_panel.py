@@ -1,0 +1,152 @@
+"""The model's answer: its pick with a bar per option, the streamed explanation, the sources.
+
+The panel owns the inference worker (a thread: llama.cpp blocks). The worker never touches
+widgets; it posts messages, which are thread-safe and do not block it, so the UI costs the
+generation nothing. Markdown is appended through Textual's MarkdownStream, which batches
+fragments when tokens arrive faster than the widget re-renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Markdown, Static
+from textual.worker import get_current_worker
+
+from probllms_tui.app import inference
+from probllms_tui.app.math_text import MathStream
+from probllms_tui.app.widgets.probabilities import ProbabilityBars
+from probllms_tui.core.errors import ProbLLMsError, one_line
+from probllms_tui.core.mcq import MCQ
+
+
+class AnswerPanel(Vertical):
+    DEFAULT_CSS = """
+    AnswerPanel { height: auto; }
+    AnswerPanel > #pick { height: auto; color: $text-muted; }
+    AnswerPanel > Markdown { margin: 0; padding: 0; height: auto; }
+    AnswerPanel > #sources { height: auto; color: $text-muted; }
+    """
+
+    @dataclass
+    class Event(Message):
+        """Something the worker reports (an inference.Scored/Piece/Done or a status line)."""
+
+        payload: object
+
+    class Finished(Message):
+        """Generation ended (done, stopped or failed): screens may re-enable input."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._question: MCQ | None = None
+        self._correct: str | None = None
+        self._math = MathStream()
+        self._stream = None
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="pick")
+        yield ProbabilityBars(id="bars")
+        yield Markdown("", id="explanation")
+        yield Static("", id="sources")
+
+    # --- starting and stopping ----------------------------------------------------------
+    async def start(self, q: MCQ, correct: str | None = None) -> None:
+        await self.reset()
+        self._question, self._correct = q, correct
+        self.running = True
+        self.query_one("#pick", Static).update("Model: waiting for the model…")
+        self._run(q)
+
+    async def reset(self) -> None:
+        for worker in self.workers:
+            worker.cancel()
+        await self._close_stream()
+        self.running = False
+        self._math = MathStream()
+        self.query_one("#pick", Static).update("")
+        self.query_one(ProbabilityBars).clear()
+        await self.query_one("#explanation", Markdown).update("")
+        self.query_one("#sources", Static).update("")
+
+    async def _close_stream(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.stop()
+
+    # --- the worker (a thread) ----------------------------------------------------------
+    @work(thread=True, exclusive=True, group="inference", exit_on_error=False)
+    def _run(self, q: MCQ) -> None:
+        worker = get_current_worker()
+
+        def should_stop() -> bool:
+            return worker.is_cancelled
+
+        app = self.app
+        emit = lambda payload: self.post_message(self.Event(payload))  # noqa: E731
+        try:
+            with app.engine_session(should_stop) as engine:
+                if engine is None:
+                    emit(app.engine_problem() if not should_stop() else inference.Done(0, 0.0, True))
+                    return
+                passages = []
+                if app.rag_enabled:
+                    emit("Model: searching your notes…")
+                    passages = inference.retrieve(app.retriever(), q, app.settings, engine)
+                emit("Model: scoring the options…")
+                inference.answer(engine, q, passages, app.settings, emit=emit, should_stop=should_stop)
+        except ProbLLMsError as exc:
+            emit(f"Model: {exc}")
+            emit(inference.Done(0, 0.0, True))
+        except Exception as exc:  # a model failure must never take the app down
+            emit(f"Model failed: {one_line(exc)}")
+            emit(inference.Done(0, 0.0, True))
+
+    # --- messages from the worker -------------------------------------------------------
+    async def on_answer_panel_event(self, message: Event) -> None:
+        message.stop()
+        payload = message.payload
+        q = self._question
+        if isinstance(payload, str):
+            self.query_one("#pick", Static).update(Text(payload))
+        elif isinstance(payload, inference.Scored) and q is not None:
+            r = payload.result
+            p = r.probabilities[r.answer]
+            verdict = ""
+            if self._correct is not None:
+                verdict = " ✓ agrees with the key" if r.answer == self._correct else f" ✗ (key: {self._correct})"
+            self.query_one("#pick", Static).update(
+                f"Model picks [b]{r.answer}[/b] ({p:.0%}, {r.method} scoring, {r.latency_ms:.0f} ms){verdict}")
+            self.query_one(ProbabilityBars).show(q, r.probabilities, r.answer, self._correct)
+            self._show_sources(payload.passages)
+            self.app.note_model_answer(q, r.answer)
+        elif isinstance(payload, inference.Piece):
+            if self._stream is None:
+                self._stream = Markdown.get_stream(self.query_one("#explanation", Markdown))
+                await self._stream.write("**Explanation:** ")
+            await self._stream.write(self._math.feed(payload.text))
+            if payload.tokens % 8 == 0:
+                self.app.tokens_per_s = payload.tokens_per_s
+        elif isinstance(payload, inference.Done):
+            if self._stream is not None:
+                await self._stream.write(self._math.flush())
+                if payload.stopped:
+                    await self._stream.write(" *(stopped)*")
+            await self._close_stream()
+            if payload.tokens > 1:
+                self.app.tokens_per_s = payload.tokens_per_s
+            self.running = False
+            self.post_message(self.Finished())
+
+    def _show_sources(self, passages) -> None:
+        if not passages:
+            self.query_one("#sources", Static).update("")
+            return
+        lines = [f"  [{i}] {p.citation}" for i, p in enumerate(passages, 1)]
+        self.query_one("#sources", Static).update("Sources:\n" + "\n".join(lines))

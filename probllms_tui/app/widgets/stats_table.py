@@ -1,0 +1,24 @@
+"""Per-topic statistics: accuracy, current streak, questions due."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from probllms_tui.store import TopicStats
+
+
+class StatsTable(DataTable):
+    DEFAULT_CSS = "StatsTable { height: auto; max-height: 100%; }"
+
+    def on_mount(self) -> None:
+        self.cursor_type = "none"
+        self.zebra_stripes = True
+        self.add_columns("Topic", "Acc", "Strk", "Due")
+
+    def show(self, stats: list[TopicStats]) -> None:
+        self.clear()
+        for s in stats:
+            acc = f"{s.accuracy:.0%}" if s.answered else "-"
+            self.add_row(s.subject[:12], acc, str(s.streak), str(s.due))
+        if not stats:
+            self.add_row("no answers", "", "", "")

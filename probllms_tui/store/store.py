@@ -1,0 +1,168 @@
+"""The SQLite store: answers, the FSRS schedule and settings, in the user's data dir.
+
+Durability: WAL journal, ``synchronous=FULL`` and one committed transaction per answer, so a
+``kill -9`` right after answering loses nothing. When the data dir cannot be written (read-only
+media, permissions) the store keeps working in memory, seeded from the existing database if
+it can be read, and says so in ``problem``: the app shows a banner instead of crashing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from probllms_tui.store import srs
+from probllms_tui.store.schema import migrate
+from probllms_tui.store.settings import Settings
+
+DB_NAME = "probllms.sqlite3"
+
+
+@dataclass
+class TopicStats:
+    subject: str
+    answered: int = 0
+    correct: int = 0
+    streak: int = 0  # consecutive right answers, most recent first
+    due: int = 0
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.answered if self.answered else 0.0
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    con = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False, timeout=5)
+    con.execute("PRAGMA foreign_keys = ON")
+    return con
+
+
+class Store:
+    def __init__(self, con: sqlite3.Connection, path: Path | None, problem: str = ""):
+        self.con = con
+        self.path = path  # None: in memory only
+        self.problem = problem  # why answers are not being saved, "" when they are
+
+    # --- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, data_dir: Path) -> "Store":
+        path = Path(data_dir) / DB_NAME
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = _connect(str(path))
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = FULL")
+            version = migrate(con) or con.execute("PRAGMA user_version").fetchone()[0]
+            con.execute(f"PRAGMA user_version = {version}")  # a real write: fails if read-only
+            return cls(con, path)
+        except (OSError, sqlite3.Error) as exc:
+            return cls._in_memory(path, f"cannot save to {path.parent} ({exc}); "
+                                        "answers this session are kept in memory only")
+
+    @classmethod
+    def memory(cls) -> "Store":
+        con = _connect(":memory:")
+        migrate(con)
+        return cls(con, None)
+
+    @classmethod
+    def _in_memory(cls, path: Path, problem: str) -> "Store":
+        mem = cls.memory()
+        if path.exists():
+            try:  # keep showing the student's history even when we cannot add to it
+                src = _connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+                src.backup(mem.con)
+                src.close()
+                migrate(mem.con)
+            except sqlite3.Error:
+                pass
+        mem.problem = problem
+        return mem
+
+    def close(self) -> None:
+        self.con.close()
+
+    # --- answers and schedule -----------------------------------------------------------
+    def record_answer(self, question_id: str, subject: str, chosen: str, correct: bool,
+                      *, source: str = "", when: datetime | None = None) -> None:
+        """Store the answer and the question's next review, committed before returning."""
+        when = when or srs.now()
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute(
+                "INSERT INTO answers(question_id, subject, chosen, correct, answered_at, source) "
+                "VALUES (?,?,?,?,?,?)",
+                (question_id, subject, chosen, int(correct), when.isoformat(), source))
+            card = self.card(question_id) or srs.new_card(question_id)
+            card = srs.review(card, correct, when)
+            con.execute("INSERT OR REPLACE INTO cards(question_id, subject, due, card_json) VALUES (?,?,?,?)",
+                        (question_id, subject, card.due.isoformat(), card.to_json()))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def set_model_answer(self, question_id: str, letter: str) -> None:
+        """The model's pick on the student's latest answer to this question (for later review)."""
+        self.con.execute(
+            "UPDATE answers SET model_answer = ? WHERE id = "
+            "(SELECT MAX(id) FROM answers WHERE question_id = ?)", (letter, question_id))
+
+    def card(self, question_id: str):
+        row = self.con.execute("SELECT card_json FROM cards WHERE question_id = ?", (question_id,)).fetchone()
+        return srs.load_card(row[0]) if row else None
+
+    def due_ids(self, when: datetime | None = None) -> list[str]:
+        """Questions whose review is due, most overdue first."""
+        when = when or srs.now()
+        rows = self.con.execute("SELECT question_id FROM cards WHERE due <= ? ORDER BY due, question_id",
+                                (when.isoformat(),)).fetchall()
+        return [r[0] for r in rows]
+
+    def seen_ids(self) -> set[str]:
+        return {r[0] for r in self.con.execute("SELECT question_id FROM cards")}
+
+    def mistake_ids(self) -> list[str]:
+        """Questions whose latest answer was wrong, oldest mistake first."""
+        rows = self.con.execute(
+            "SELECT a.question_id FROM answers a JOIN "
+            "(SELECT question_id, MAX(id) AS last FROM answers GROUP BY question_id) l "
+            "ON a.id = l.last WHERE a.correct = 0 ORDER BY a.id").fetchall()
+        return [r[0] for r in rows]
+
+    def answer_count(self) -> int:
+        return self.con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+    def topic_stats(self, when: datetime | None = None) -> list[TopicStats]:
+        when = when or srs.now()
+        stats: dict[str, TopicStats] = {}
+        for subject, correct in self.con.execute("SELECT subject, correct FROM answers ORDER BY id DESC"):
+            s = stats.setdefault(subject or "general", TopicStats(subject or "general"))
+            s.answered += 1
+            s.correct += correct
+            if s.streak == s.answered - 1 and correct:
+                s.streak += 1
+        for subject, n in self.con.execute("SELECT subject, COUNT(*) FROM cards WHERE due <= ? GROUP BY subject",
+                                           (when.isoformat(),)):
+            stats.setdefault(subject or "general", TopicStats(subject or "general")).due = n
+        return sorted(stats.values(), key=lambda s: s.subject)
+
+    # --- settings -----------------------------------------------------------------------
+    def load_settings(self) -> tuple[Settings, list[str]]:
+        rows = {k: json.loads(v) for k, v in self.con.execute("SELECT key, value FROM settings")}
+        return Settings.from_rows(rows)
+
+    def save_settings(self, settings: Settings) -> None:
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for key, value in settings.model_dump().items():
+                con.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
