@@ -1,0 +1,199 @@
+"""`probllms-train data preference`: sources -> mixed, deduplicated, split pairs + report.
+
+Outputs in OUT_DIR:
+- train.jsonl          all sources (the "all data" recipe), shuffled;
+- student_train.jsonl  the student part of train (the "student only" recipe);
+- test.jsonl           student pairs only: both recipes are evaluated on the same pairs;
+- report.json          counts per source, drops per reason, leakage, length percentiles.
+The student pairs are split 80/20 by prompt (all pairs of one question land on one side),
+then every train pair whose prompt is an exact or near copy of a test prompt is removed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probllms_tui.core.errors import InputError
+
+from probllms_train.data.preference.corrupt import Corruptor, RuleCorruptor
+from probllms_train.data.preference.dedup import dedup, leaks, normalize
+from probllms_train.data.preference.lengths import percentiles, token_counter
+from probllms_train.data.preference.pairs import Pair
+from probllms_train.data.preference.qa import qa_items, qa_pairs
+from probllms_train.data.preference.recipe import PreferenceRecipe, SourceSpec
+from probllms_train.data.preference.stackexchange import se_pairs
+from probllms_train.data.preference.student import student_pairs
+from probllms_train.data.rows import BadRowPolicy, Row, Tally, hub_rows, read_rows, write_json, write_jsonl
+
+
+@dataclass
+class PreferenceBuild:
+    train: list[Pair]
+    student_train: list[Pair]
+    test: list[Pair]
+    report: dict[str, Any]
+    llm_calls: int = 0
+    cache_hits: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _rows(spec: SourceSpec, policy: BadRowPolicy):
+    if spec.path.startswith("hub:"):
+        name, _, config = spec.path[4:].partition(":")
+        return hub_rows(name, config=config or None, split=spec.split, streaming=True)
+    return read_rows(spec.path, policy)
+
+
+def _sample(items: list, spec: SourceSpec, seed: int, drops: Tally, where_of) -> list:
+    """At most spec.sample items, a seeded random subset kept in file order; the rest counted."""
+    if spec.sample is None or len(items) <= spec.sample:
+        return items
+    keep = set(random.Random(f"{seed}\x00sample\x00{spec.name}").sample(range(len(items)), spec.sample))
+    for i, it in enumerate(items):
+        if i not in keep:
+            drops.drop(f"{spec.name}: over the --sample budget", where_of(it))
+    return [it for i, it in enumerate(items) if i in keep]
+
+
+def make_corruptor(recipe: PreferenceRecipe, out_dir: Path) -> Corruptor:
+    c = recipe.corruption
+    if c.backend == "rule":
+        return RuleCorruptor()
+    from probllms_train.data.preference.backends import GGUFCorruptor, LLMCache, OpenAICorruptor
+
+    cache = LLMCache(c.cache or out_dir / "llm_cache.sqlite")
+    if c.backend == "openai":
+        if not c.model:
+            raise InputError("the openai backend needs --model (the API's model name)")
+        return OpenAICorruptor(c.model, cache, base_url=c.base_url, api_key_env=c.api_key_env,
+                               temperature=c.temperature, max_tokens=c.max_tokens)
+    return GGUFCorruptor(c.model, cache, max_tokens=c.max_tokens)
+
+
+def _split_student(pairs: list[Pair], fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+    """By prompt group, seeded: test gets whole questions until it holds ~fraction of the pairs."""
+    groups: dict[str, list[Pair]] = {}
+    for p in pairs:
+        groups.setdefault(normalize(p.prompt), []).append(p)
+    keys = sorted(groups)
+    random.Random(f"{seed}\x00split").shuffle(keys)
+    target = round(fraction * len(pairs))
+    test_keys: set[str] = set()
+    n_test = 0
+    for k in keys:
+        if n_test >= target:
+            break
+        test_keys.add(k)
+        n_test += len(groups[k])
+    return ([p for p in pairs if normalize(p.prompt) not in test_keys],
+            [p for p in pairs if normalize(p.prompt) in test_keys])
+
+
+def build_preference(recipe: PreferenceRecipe, out_dir: Path,
+                     corruptor: Corruptor | None = None) -> PreferenceBuild:
+    if not recipe.sources():
+        raise InputError("no sources: give --student, --qa and/or --stack-exchange (or a --config recipe)")
+    names = [s.name for s in recipe.sources()]
+    if len(set(names)) != len(names):
+        raise InputError(f"source names must be unique, got {names}")
+    drops = Tally()
+    policy = BadRowPolicy(recipe.skip_bad, drops)
+    seed = recipe.seed
+    student: list[Pair] = []
+    others: list[Pair] = []
+    ops_count: Counter = Counter()
+    read: Counter = Counter()
+
+    def counted(spec: SourceSpec):
+        for row in _rows(spec, policy):
+            read[spec.name] += 1
+            yield row
+
+    for spec in recipe.student:
+        pairs = list(student_pairs(counted(spec), policy, drops, source=spec.name))
+        student += _sample(pairs, spec, seed, drops, lambda p: p.where)
+    owned = corruptor is None and bool(recipe.qa)  # close only what this run opened
+    if owned:
+        corruptor = make_corruptor(recipe, out_dir)
+    try:
+        for spec in recipe.qa:
+            items = _sample(list(qa_items(counted(spec), policy)), spec, seed, drops, lambda it: it.where)
+            for item, result, ops in qa_pairs(items, corruptor, seed=seed, source=spec.name,
+                                              workers=recipe.corruption.workers):
+                if isinstance(result, str):
+                    drops.drop(f"{spec.name}: {result}", item.where)
+                else:
+                    others.append(result)
+                    ops_count.update(["+".join(ops)] if ops else [])
+    finally:
+        llm_calls, hits = getattr(corruptor, "calls", 0), getattr(getattr(corruptor, "cache", None), "hits", 0)
+        if owned and hasattr(corruptor, "close"):
+            corruptor.close()
+            if hasattr(corruptor, "cache"):
+                corruptor.cache.close()
+    for spec in recipe.stack_exchange:
+        pairs = list(se_pairs(counted(spec), policy, drops, seed=seed, sites=recipe.se_sites, source=spec.name))
+        others += _sample(pairs, spec, seed, drops, lambda p: p.where)
+    if not student:
+        raise InputError("no student pairs survived: the test split is student-only, so it would be empty")
+
+    # Dedup student first, so a copy elsewhere never removes a student pair.
+    kept, removed = dedup(student + others, lambda p: f"{p.prompt}\n{p.chosen}\n{p.rejected}",
+                          recipe.near_dup_threshold)
+    for p, kind, first in removed:
+        drops.drop(f"{p.source}: {kind} duplicate", f"{p.where} = {first.where}")
+    student = [p for p in kept if p.source in {s.name for s in recipe.student}]
+    others = [p for p in kept if p.source not in {s.name for s in recipe.student}]
+
+    student_train, test = _split_student(student, recipe.test_fraction, seed)
+    leaked = leaks(student_train + others, [p.prompt for p in test], lambda p: p.prompt, recipe.leak_threshold)
+    leaked_ids = {id(p) for p, _, _ in leaked}
+    leakage = [{"train": p.where, "test": test[i].where, "kind": kind, "source": p.source}
+               for p, kind, i in leaked]
+    for p, kind, i in leaked:
+        drops.drop(f"{p.source}: prompt leaks into test ({kind})", p.where)
+    student_train = [p for p in student_train if id(p) not in leaked_ids]
+    train = student_train + [p for p in others if id(p) not in leaked_ids]
+    random.Random(f"{seed}\x00mix").shuffle(train)
+    random.Random(f"{seed}\x00student").shuffle(student_train)
+
+    report = {
+        "seed": seed, "recipe": recipe.model_dump(mode="json"),
+        "corruption_backend": getattr(corruptor, "name", None),
+        "rows_read": dict(sorted(read.items())),
+        "written": {"train": len(train), "student_train": len(student_train), "test": len(test)},
+        "per_source": {name: {"train": sum(p.source == name for p in train),
+                              "test": sum(p.source == name for p in test)} for name in names},
+        "corruption_ops": dict(sorted(ops_count.items())),
+        "dropped": drops.total(), "drops": drops.as_dict(),
+        "leakage": {"removed_from_train": len(leaked), "overlaps": leakage[:50]},
+    }
+    report["lengths"] = _lengths(recipe.tokenizer, {"train": train, "test": test})
+    return PreferenceBuild(train, student_train, test, report, llm_calls, hits)
+
+
+def _lengths(tokenizer: str | None, splits: dict[str, list[Pair]]) -> dict[str, Any]:
+    desc, count, close = token_counter(tokenizer)
+    try:
+        out: dict[str, Any] = {"tokenizer": desc}
+        for split, pairs in splits.items():
+            out[split] = {part: percentiles([count(getattr(p, part)) for p in pairs])
+                          for part in ("prompt", "chosen", "rejected")}
+        return out
+    finally:
+        close()
+
+
+def write_preference(build: PreferenceBuild, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out_dir / "train.jsonl", [p.record() for p in build.train])
+    write_jsonl(out_dir / "student_train.jsonl", [p.record() for p in build.student_train])
+    write_jsonl(out_dir / "test.jsonl", [p.record() for p in build.test])
+    write_json(out_dir / "report.json", build.report)
+
+
+__all__ = ["PreferenceBuild", "build_preference", "write_preference", "Row"]
