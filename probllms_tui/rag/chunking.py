@@ -52,6 +52,21 @@ def _line_at(seg: Segment, offset: int) -> int | None:
     return None if seg.start_line is None else seg.start_line + seg.text.count("\n", 0, offset)
 
 
+def _word_windows(spans: list[tuple[int, int, int]], budget: int) -> list[tuple[int, int]]:
+    """Character windows of at most ``budget`` word pieces, cut between words where possible."""
+    windows, i = [], 0
+    while i < len(spans):
+        j = min(i + budget, len(spans))
+        if j < len(spans):
+            cut = j
+            while cut > i + 1 and spans[cut][2] == spans[cut - 1][2]:
+                cut -= 1  # step back to the first piece of the word that straddles the limit
+            j = cut if cut > i + 1 else j  # one word longer than the window: cut inside it
+        windows.append((spans[i][0], spans[j - 1][1]))
+        i = j
+    return windows
+
+
 def _pieces(seg: Segment, embedder, budget: int) -> list[_Piece]:
     """The segment cut into pieces of at most ``budget`` tokens, each with its lines."""
     whole = embedder.count_tokens(seg.text)
@@ -69,11 +84,10 @@ def _pieces(seg: Segment, embedder, budget: int) -> list[_Piece]:
         if n <= budget:
             out.append(_Piece(seg.text[a:b], _line_at(seg, a), _line_at(seg, b), n))
             continue
-        offsets = embedder.token_offsets(seg.text[a:b])
-        for i in range(0, len(offsets), budget):
-            window = offsets[i:i + budget]
-            wa, wb = a + window[0][0], a + window[-1][1]
-            out.append(_Piece(seg.text[wa:wb], _line_at(seg, wa), _line_at(seg, wb), len(window)))
+        for i, j in _word_windows(embedder.token_spans(seg.text[a:b]), budget):
+            wa, wb = a + i, a + j
+            n = embedder.count_tokens(seg.text[wa:wb])
+            out.append(_Piece(seg.text[wa:wb], _line_at(seg, wa), _line_at(seg, wb), n))
     return out
 
 

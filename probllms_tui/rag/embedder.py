@@ -50,9 +50,10 @@ class Embedder:
         encs = self.tokenizer.encode_batch(texts, add_special_tokens=False)
         return [len(e.ids) for e in encs]
 
-    def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        """Character span of each word piece (to cut over-long text at token boundaries)."""
-        return list(self.tokenizer.encode(text, add_special_tokens=False).offsets)
+    def token_spans(self, text: str) -> list[tuple[int, int, int]]:
+        """(start char, end char, word index) of each word piece, to cut text between words."""
+        enc = self.tokenizer.encode(text, add_special_tokens=False)
+        return [(a, b, -1 if w is None else w) for (a, b), w in zip(enc.offsets, enc.word_ids)]
 
     @property
     def model(self):
