@@ -85,7 +85,7 @@ def number_spans(answer: str) -> list[tuple[int, int]]:
             s += 1  # "x-3", "2-3": the minus is an operator, not a sign
         before = answer[s - 1] if s > 0 else ""
         digits = answer[s:e].lstrip("-")
-        if before.isalpha() or before in "^_":
+        if before and (before.isalpha() or before in "^_"):
             continue  # \frac12, x^2: single-token arguments
         if len(digits.split(".")[0]) > 1 and digits.startswith("0"):
             continue  # "000" of "1{,}000": a digit group, not a value
@@ -101,14 +101,28 @@ def _shift(number: str, delta: int) -> str:
     return str(int(value))
 
 
+def perturb(answer: str, span: tuple[int, int], delta: int) -> str:
+    """``answer`` with the number at ``span`` shifted by ``delta``.
+
+    After a binary operator a negative result flips the operator instead of doubling the
+    sign: ``x-4`` with 4 -> -1 reads ``x+1``, not ``x--1`` (the same value).
+    """
+    s, e = span
+    new = _shift(answer[s:e], delta)
+    if new.startswith("-") and s > 0 and answer[s - 1] in "+-" and not answer[s:e].startswith("-"):
+        op = "+" if answer[s - 1] == "-" else "-"
+        return answer[: s - 1] + op + new[1:] + answer[e:]
+    return answer[:s] + new + answer[e:]
+
+
 def math_options(answer: str, rng: random.Random) -> tuple[list[str], int]:
     """Four shuffled options (answer + three one-number perturbations), correct index."""
     spans = number_spans(answer)
     if not spans:
         raise NoAnswer("answer has no number to perturb")
-    s, e = rng.choice(spans)
+    span = rng.choice(spans)
     deltas = rng.sample(MATH_DELTAS, N_DISTRACTORS)
-    distractors = [answer[:s] + _shift(answer[s:e], d) + answer[e:] for d in deltas]
+    distractors = [perturb(answer, span, d) for d in deltas]
     values = [answer] + distractors
     if len(set(values)) != len(values):  # cannot happen for integer deltas; guards decimals
         raise NoAnswer("perturbed answers are not distinct")

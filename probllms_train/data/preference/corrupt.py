@@ -55,6 +55,8 @@ def corrupt_answer(corruptor: Corruptor, question: str, answer: str, seed: int) 
         if not out or _norm(out) == _norm(text):
             raise CorruptionFailed(f"{op} left the answer unchanged")
         text = out
+    if _norm(text) == _norm(answer):  # e.g. REMOVE took out exactly what INSERT put in
+        raise CorruptionFailed(f"{'+'.join(ops)} gave back the original answer")
     return text, ops
 
 
@@ -86,16 +88,20 @@ class RuleCorruptor:
     @staticmethod
     def _remove(text: str, rng: random.Random) -> str:
         sents = sentences(text)
-        if len(sents) >= 2:
-            k = max(1, round(len(sents) / 3))
-            gone = set(rng.sample(range(len(sents)), k))
+        inserted = set(corruption_config()["rule"]["irrelevant_sentences"])
+        useful = [i for i, s in enumerate(sents) if s not in inserted]  # never undo an INSERT
+        if len(useful) >= 2:
+            k = max(1, round(len(useful) / 3))
+            gone = set(rng.sample(useful, k))
             return " ".join(s for i, s in enumerate(sents) if i not in gone)
+        text = " ".join(sents[i] for i in useful)
+        kept = [s for s in sents if s in inserted]
         words = text.split()
         if len(words) < 2:
             return ""  # nothing left to remove: CorruptionFailed, counted
         span = max(1, len(words) // 3)
         start = rng.randrange(0, len(words) - span + 1)
-        return " ".join(words[:start] + words[start + span:])
+        return " ".join(kept + [" ".join(words[:start] + words[start + span:])])
 
     @staticmethod
     def _substitute(text: str, rng: random.Random) -> str:

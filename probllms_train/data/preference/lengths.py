@@ -35,4 +35,4 @@ def percentiles(values: Sequence[int]) -> dict[str, float]:
     if not values:
         return {}
     arr = np.asarray(values)
-    return {f"p{p}": float(np.percentile(arr, p)) for p in PERCENTILES} | {"mean": round(float(arr.mean()), 1)}
+    return {f"p{p}": round(float(np.percentile(arr, p)), 1) for p in PERCENTILES} | {"mean": round(float(arr.mean()), 1)}
