@@ -22,7 +22,6 @@ from probllms_train.export.quantize import compute_imatrix, quantize
 from probllms_train.export.report import write_report
 from probllms_train.export.staging import Staging, write_text_atomic
 
-BUILTIN_BANK = Path(__file__).resolve().parents[2] / "probllms_tui" / "bank" / "builtin.jsonl"
 
 
 @dataclass
@@ -56,7 +55,10 @@ def model_name(raw: str) -> str:
 def load_questions(data: Path | None, n: int) -> tuple[list[MCQ], str]:
     from probllms_tui.core.readers import read_bank
 
-    path = data or (BUILTIN_BANK if BUILTIN_BANK.is_file() else None)
+    from probllms_tui.bank import builtin_bank_path
+
+    builtin = builtin_bank_path()
+    path = data or (builtin if builtin.is_file() else None)
     if path is None:
         return [], ""
     questions = read_bank(path).questions[:n]
