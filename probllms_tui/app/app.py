@@ -39,13 +39,14 @@ class ProbLLMsApp(App):
     DEFAULT_MODE = "practice"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (96, "-wide")]
     BINDINGS = [
-        Binding("f1", "help", "Help"),
-        Binding("f2", "switch_mode('practice')", "Practice"),
-        Binding("f3", "switch_mode('ask')", "Ask"),
-        Binding("f4", "switch_mode('models')", "Models"),
-        Binding("f5", "switch_mode('notes')", "Notes"),
+        # The F-keys are on show in every screen's ModeBar, so the footer keeps to screen keys.
+        Binding("f1", "help", "Help", show=False),
+        Binding("f2", "switch_mode('practice')", "Practice", show=False),
+        Binding("f3", "switch_mode('ask')", "Ask", show=False),
+        Binding("f4", "switch_mode('models')", "Models", show=False),
+        Binding("f5", "switch_mode('notes')", "Notes", show=False),
         Binding("escape", "stop_generation", "Stop", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 
     status_text: reactive[str] = reactive("")

@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static, TextArea
+from textual.widgets import Button, Footer, Static, TextArea
 
 from probllms_tui.app.math_text import render_math
 from probllms_tui.app.widgets.answer_panel import AnswerPanel
+from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
 from probllms_tui.core.errors import ProbLLMsError
 from probllms_tui.core.mcq import MCQ
@@ -31,13 +32,13 @@ class AskScreen(Screen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("ask")
         with VerticalScroll(id="ask-main"):
             yield TextArea(id="paste", soft_wrap=True, show_line_numbers=False, placeholder=PLACEHOLDER)
             yield Static("", id="preview")
             with Horizontal(id="ask-buttons"):
-                yield Button("Answer (ctrl+s)", id="ask-button", variant="primary", disabled=True)
-                yield Button("Clear (ctrl+l)", id="clear-button")
+                yield Button("Answer (ctrl+s)", id="ask-button", variant="primary", disabled=True, compact=True)
+                yield Button("Clear (ctrl+l)", id="clear-button", compact=True)
             yield AnswerPanel(id="ask-answer")
         yield StatusBar()
         yield Footer()
@@ -74,7 +75,9 @@ class AskScreen(Screen):
         if self.question is None:
             self.notify("Nothing to answer yet: the preview says what is missing", severity="warning", timeout=4)
             return
-        await self.query_one(AnswerPanel).start(self.question, correct=self.question.answer)
+        panel = self.query_one(AnswerPanel)
+        await panel.start(self.question, correct=self.question.answer)
+        self.query_one("#ask-main", VerticalScroll).anchor()  # follow the streamed explanation
 
     async def action_clear(self) -> None:
         self.query_one("#paste", TextArea).clear()

@@ -13,8 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Static, Switch
+from textual.widgets import Button, DataTable, Footer, Input, ProgressBar, Static, Checkbox
 
+from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
 from probllms_tui.core.errors import one_line
 from probllms_tui.store import Settings
@@ -43,7 +44,7 @@ class ModelsScreen(Screen):
                 Binding("f6", "refresh", "Refresh list")]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("models")
         with VerticalScroll(id="models-main"):
             yield Static("Models (Enter loads the highlighted one)", classes="title")
             yield DataTable(id="model-table", cursor_type="row")
@@ -54,11 +55,12 @@ class ModelsScreen(Screen):
             with Grid(id="settings-grid"):
                 for key in NUMERIC:
                     yield Static(SETTING_LABELS[key], classes="label")
-                    yield Input(id=f"set-{key}", type="number" if key == "temperature" else "integer")
+                    yield Input(id=f"set-{key}", type="number" if key == "temperature" else "integer",
+                                compact=True)
                 yield Static(SETTING_LABELS["rag"], classes="label")
-                yield Switch(id="set-rag")
+                yield Checkbox("on", id="set-rag", compact=True)
             yield Static("", id="settings-error")
-            yield Button("Save settings (ctrl+s)", id="save-settings", variant="primary")
+            yield Button("Save settings (ctrl+s)", id="save-settings", variant="primary", compact=True)
         yield StatusBar()
         yield Footer()
 
@@ -73,7 +75,7 @@ class ModelsScreen(Screen):
     def _fill_settings(self, s: Settings) -> None:
         for key in NUMERIC:
             self.query_one(f"#set-{key}", Input).value = str(getattr(s, key))
-        self.query_one("#set-rag", Switch).value = s.rag
+        self.query_one("#set-rag", Checkbox).value = s.rag
 
     def _show_load_state(self, state: str) -> None:
         app = self.app
@@ -119,7 +121,7 @@ class ModelsScreen(Screen):
 
     # --- settings -----------------------------------------------------------------------
     def action_save(self) -> None:
-        values: dict[str, object] = {"rag": self.query_one("#set-rag", Switch).value}
+        values: dict[str, object] = {"rag": self.query_one("#set-rag", Checkbox).value}
         for key in NUMERIC:
             values[key] = self.query_one(f"#set-{key}", Input).value.strip()
         error = self.query_one("#settings-error", Static)

@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, ProgressBar, Static
+from textual.widgets import Button, Footer, ProgressBar, Static
 
+from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
 from probllms_tui.core.errors import one_line
 
@@ -29,18 +30,33 @@ def rag_service():
     return service
 
 
+def describe_status(status: dict) -> Text:
+    if not status.get("exists"):
+        return Text("No index yet: press ctrl+r to build it from the notes folder.", style="yellow")
+    text = Text("✓ Index ready\n", style="green")
+    rows = [("files", status.get("files")), ("chunks", status.get("chunks")),
+            ("embedder", status.get("embedder")), ("indexed from", status.get("notes_dir")),
+            ("last indexed", status.get("last_indexed")), ("location", status.get("location"))]
+    for label, value in rows:
+        if value not in (None, ""):
+            text.append(f"{label:>13}: {value}\n")
+    if status.get("problem"):
+        text.append(f"⚠ {status['problem']}", style="yellow")
+    return text
+
+
 class NotesScreen(Screen):
     BINDINGS = [Binding("ctrl+r", "reindex", "Rebuild index", priority=True)]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("notes")
         with VerticalScroll(id="notes-main"):
             yield Static("Notes index", classes="title")
             yield Static("", id="notes-dir")
             yield Static("Checking the index…", id="index-status")
             yield ProgressBar(id="index-progress", show_eta=False)
             yield Static("", id="index-file")
-            yield Button("Rebuild index (ctrl+r)", id="reindex", variant="primary")
+            yield Button("Rebuild index (ctrl+r)", id="reindex", variant="primary", compact=True)
         yield StatusBar()
         yield Footer()
 
@@ -62,8 +78,7 @@ class NotesScreen(Screen):
                         style="yellow")
         else:
             try:
-                status = service.index_status(self.app.config.data_dir)
-                text = Text("\n".join(f"{k}: {v}" for k, v in status.items()) or "no index yet")
+                text = describe_status(service.index_status(self.app.config.data_dir))
             except Exception as exc:
                 text = Text(f"Index not available: {one_line(exc)}", style="yellow")
         self.app.call_from_thread(self.query_one("#index-status", Static).update, text)

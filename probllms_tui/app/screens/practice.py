@@ -11,13 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Markdown, Static
+from textual.widgets import Footer, Markdown, Static
 
 from probllms_tui.app.math_text import render_math
 from probllms_tui.app.session import DUE, MISTAKES
 from probllms_tui.app.widgets.answer_panel import AnswerPanel
 from probllms_tui.app.widgets.question_view import QuestionView
 from probllms_tui.app.widgets.stats_table import StatsTable
+from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
 from probllms_tui.core.errors import one_line
 from probllms_tui.core.mcq import LETTERS
@@ -44,14 +45,14 @@ class PracticeScreen(Screen):
         Binding("a", "answer('a')", "Answer", key_display="A-D/1-4"),
         *[Binding(k, f"answer('{k}')", "Answer", show=False) for k in HIDDEN_ANSWER_KEYS],
         Binding("n,enter", "next", "Next"),
-        Binding("r", "toggle_queue", "Mistakes/Due"),
+        Binding("r", "toggle_queue", "Mistakes/due"),
         Binding("s", "stats", "Stats"),
         Binding("question_mark", "app.help", "Help", show=False),
-        Binding("q", "app.quit", "Quit", show=False),
+        Binding("q", "app.quit", "Quit"),
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("practice")
         with Horizontal(id="practice-body"):
             with VerticalScroll(id="practice-main"):
                 yield Static("", id="queue-info")
@@ -122,6 +123,11 @@ class PracticeScreen(Screen):
             await self.query_one("#key-explanation", Markdown).update(render_math(q.explanation))
         self.query_one(StatsTable).show(self.app.store.topic_stats())
         self._show_queue_info()
+        main = self.query_one("#practice-main", VerticalScroll)
+        feedback = self.query_one("#feedback", Static)
+        # Short terminals: bring the verdict to the top, the model's answer follows below it.
+        self.call_after_refresh(lambda: main.scroll_to_widget(feedback, top=True, animate=False)
+                                if main.max_scroll_y > 0 else None)
         await self.query_one(AnswerPanel).start(q, correct=q.answer)
 
     def action_next(self) -> None:

@@ -1,0 +1,135 @@
+"""Practice mode through Textual's Pilot: answering, feedback, the model's take, queues, Esc."""
+
+from __future__ import annotations
+
+import threading
+
+from conftest import BAD_BANK, BANK, settle
+from fakes import FakeEngine, engine_factory
+from textual.widgets import Markdown, Static
+
+from probllms_tui.app.widgets.answer_panel import AnswerPanel
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def markdown_of(app, selector: str) -> str:
+    return app.screen.query_one(selector, Markdown).source
+
+
+async def test_starts_on_the_first_bank_question(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        assert app.current_mode == "practice"
+        assert "Which of these numbers is prime?" in text_of(app, "#question")
+        assert "4 questions" in text_of(app, "#queue-info")
+        assert "fake-model · Q4_K_M" in app.status_text
+
+
+async def test_right_answer_is_saved_and_the_model_explains(make_app):
+    engine = FakeEngine()
+    app = make_app(engine=engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert "Correct" in text_of(app, "#feedback")
+        assert app.store.answer_count() == 1
+        assert app.store.mistake_ids() == []
+        # the bank's own explanation at once, then the model's pick and streamed explanation
+        assert "no divisors" in markdown_of(app, "#key-explanation")
+        assert "Model picks D (70%" in text_of(app, "#pick")
+        explanation = markdown_of(app, "#explanation")
+        assert "Because the option fits best" in explanation
+        assert "α" in explanation and "$" not in explanation  # LaTeX rendered for the terminal
+        assert engine.scored[0][0].id == "q-prime"
+        row = app.store.con.execute("SELECT chosen, correct, model_answer FROM answers").fetchone()
+        assert row == ("C", 1, "D")
+        assert "tok/s" in app.status_text and "0.0 tok/s" not in app.status_text
+
+
+async def test_number_keys_answer_and_mistakes_come_back(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1")  # A: wrong
+        await settle(app, pilot)
+        assert "Wrong: the answer is C" in text_of(app, "#feedback")
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert "derivative" in text_of(app, "#question")
+        await pilot.press("2")  # B: right
+        await settle(app, pilot)
+        await pilot.press("r")  # review mistakes: only the prime question
+        await settle(app, pilot)
+        assert "Review mistakes" in text_of(app, "#queue-info")
+        assert "prime" in text_of(app, "#question")
+        stats = {s.subject: s for s in app.store.topic_stats()}
+        assert stats["algorithms"].accuracy == 0 and stats["analysis"].streak == 1
+
+
+async def test_letters_outside_the_options_and_double_answers_are_ignored(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f")  # only A-D here
+        await pilot.press("n")  # must answer first
+        await settle(app, pilot)
+        assert app.store.answer_count() == 0
+        await pilot.press("c", "a")
+        await settle(app, pilot)
+        assert app.store.answer_count() == 1
+
+
+async def test_escape_stops_the_explanation_between_tokens(make_app):
+    gate = threading.Event()  # never set: the fake holds its first token until stopped
+    engine = FakeEngine(gate=gate)
+    app = make_app(engine=engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        panel = app.screen.query_one(AnswerPanel)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "Model picks" in text_of(app, "#pick"):
+                break
+        assert panel.running
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not panel.running
+        assert engine.streamed_pieces == 0
+        assert any("Generation stopped" in n.message for n in app._notifications)
+        assert app.store.answer_count() == 1  # stopping the model never loses the answer
+
+
+async def test_bad_bank_lines_are_reported_and_good_ones_load(make_app, tmp_path):
+    app = make_app(banks=(BANK, BAD_BANK, tmp_path / "missing.jsonl"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("skipped 2 malformed lines (2, 4)" in m for m in messages)
+        assert any("missing.jsonl: file not found" in m for m in messages)
+        assert len(app.bank.questions) == 6
+
+
+async def test_a_model_that_fails_to_load_is_explained_not_fatal(make_app):
+    app = make_app(factory=engine_factory(fail="*"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        assert "no model" in app.status_text
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert "Correct" in text_of(app, "#feedback")
+        assert "Model not loaded: cannot load default: not a GGUF file" in text_of(app, "#pick")
+
+
+async def test_no_questions_says_how_to_add_some(make_app, tmp_path):
+    app = make_app(banks=())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        assert "--bank" in text_of(app, "#question")
+        await pilot.press("a", "n")  # nothing to answer: no crash, nothing stored
+        assert app.store.answer_count() == 0
