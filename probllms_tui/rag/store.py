@@ -79,10 +79,15 @@ def wipe(data_dir: Path | None, chroma_url: str | None) -> None:
         except Exception:  # NotFoundError, or a broken collection the server still deletes by name
             pass
         return
+    wipe_cache()
+    shutil.rmtree(chroma_dir(data_dir), ignore_errors=True)
+
+
+def wipe_cache() -> None:
+    """Forget this process's cached Chroma clients (they keep files open and state in memory)."""
     from chromadb.api.shared_system_client import SharedSystemClient
 
-    SharedSystemClient.clear_system_cache()  # a cached client would keep the deleted files open
-    shutil.rmtree(chroma_dir(data_dir), ignore_errors=True)
+    SharedSystemClient.clear_system_cache()
 
 
 def describe_mismatch(stored: dict, expected: dict) -> str | None:
