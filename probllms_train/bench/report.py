@@ -57,7 +57,8 @@ def markdown(results: dict) -> str:
 
 def _legend(ax) -> None:
     uniq: dict = {}
-    for handle, label in zip(*reversed(ax.get_legend_handles_labels())):
+    handles, labels = ax.get_legend_handles_labels()
+    for handle, label in zip(handles, labels):
         uniq.setdefault(label, handle)
     ax.legend(uniq.values(), uniq.keys(), fontsize=8)
 
