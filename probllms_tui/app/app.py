@@ -65,7 +65,8 @@ class ProbLLMsApp(App):
         self.session = PracticeSession(self.bank, self.store)
         self.engine: Engine | None = None
         self.engine_error = ""
-        self.model_label = config.model or self.settings.model or "default model"
+        self.model_spec: str | None = config.model or self.settings.model or None
+        self.model_label = self.model_spec or "default model"
         self._engine_ready = threading.Event()
         self._engine_lock = threading.Lock()
         self._retriever: Any = None
@@ -99,6 +100,7 @@ class ProbLLMsApp(App):
 
     def load_model(self, name: str | None) -> None:
         """Open ``name`` (registry name or path; None = default) in the background."""
+        self.model_spec = name  # what was asked for: a reload asks for it again
         self.model_label = name or "default model"
         self.model_state = "loading"
         self._engine_ready.clear()
@@ -188,7 +190,7 @@ class ProbLLMsApp(App):
         else:
             self.notify("Settings saved" + (" (not persisted: data dir is read-only)" if self.store.problem else ""))
         if reload:
-            self.load_model(self.engine.name if self.engine else (settings.model or None))
+            self.load_model(self.model_spec)
         self._refresh_status()
 
     # --- status bar ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from textual.widgets import Button, Footer, Static, TextArea
 
 from probllms_tui.app.math_text import render_math
 from probllms_tui.app.widgets.answer_panel import AnswerPanel
+from probllms_tui.app.widgets.paste_area import PasteArea
 from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
 from probllms_tui.core.errors import ProbLLMsError
@@ -34,7 +35,7 @@ class AskScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ModeBar("ask")
         with VerticalScroll(id="ask-main"):
-            yield TextArea(id="paste", soft_wrap=True, show_line_numbers=False, placeholder=PLACEHOLDER)
+            yield PasteArea(id="paste", soft_wrap=True, show_line_numbers=False, placeholder=PLACEHOLDER)
             yield Static("", id="preview")
             with Horizontal(id="ask-buttons"):
                 yield Button("Answer (ctrl+s)", id="ask-button", variant="primary", disabled=True, compact=True)
@@ -50,6 +51,10 @@ class AskScreen(Screen):
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self._show_preview(event.text_area.text)
+
+    def on_paste_area_refused(self, event: PasteArea.Refused) -> None:
+        self.query_one("#preview", Static).update(Text(f"✗ {event.reason}", style="red"))
+        self.notify(event.reason, severity="warning", timeout=5)
 
     def _show_preview(self, text: str) -> None:
         preview = self.query_one("#preview", Static)

@@ -1,0 +1,160 @@
+"""Models, notes, help and the command palette; restarts, and a data dir that cannot be written."""
+
+from __future__ import annotations
+
+from conftest import BANK, settle
+from fakes import FakeEngine, engine_factory
+from textual.widgets import DataTable, Input, Static
+
+from probllms_tui.app.screens import notes as notes_screen
+from probllms_tui.app.screens.help import KEYS, HelpScreen
+from probllms_tui.store import Store
+
+
+async def test_models_screen_lists_the_registry_and_switches_model(make_app):
+    factory = engine_factory()
+    app = make_app(factory=factory)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4")
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count >= 1
+        assert table.get_row_at(0)[:2] == ["gemma3-270m-q4_k_m", "Q4_K_M"]
+        table.focus()
+        await pilot.press("enter")  # load the highlighted (default) model
+        await settle(app, pilot)
+        assert factory.opened == [(None, 2048), (None, 2048)]
+        assert "Loaded" in str(app.screen.query_one("#load-state", Static).render())
+        assert app.model_state == "ready"
+
+
+async def test_settings_are_validated_and_persist(make_app, tmp_path):
+    factory = engine_factory()
+    app = make_app(factory=factory)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f4")
+        await settle(app, pilot)
+        app.screen.query_one("#set-temperature", Input).value = "9"
+        await pilot.press("ctrl+s")
+        assert "Temperature" in str(app.screen.query_one("#settings-error", Static).render())
+        app.screen.query_one("#set-temperature", Input).value = "0.7"
+        app.screen.query_one("#set-max_tokens", Input).value = "64"
+        app.screen.query_one("#set-context_length", Input).value = "1024"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert str(app.screen.query_one("#settings-error", Static).render()) == ""
+        assert factory.opened[-1] == (None, 1024)  # a new context length reloads the model
+    again = Store.open(tmp_path / "home")
+    saved, problems = again.load_settings()
+    assert (saved.temperature, saved.max_tokens, saved.context_length) == (0.7, 64, 1024)
+    assert problems == []
+    again.close()
+
+
+async def test_notes_screen_without_a_rag_service_says_so(make_app, monkeypatch):
+    monkeypatch.setattr(notes_screen, "rag_service", lambda: None)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert "Index not available" in str(app.screen.query_one("#index-status", Static).render())
+        await pilot.press("ctrl+r")
+        assert any("not available" in n.message for n in app._notifications)
+
+
+async def test_notes_reindex_shows_progress_and_reopens_the_retriever(make_app, monkeypatch):
+    calls = []
+
+    class Service:  # the RAG service's two functions, as issue #4 defines them
+        @staticmethod
+        def index_status(data_dir):
+            return {"exists": bool(calls), "files": len(calls), "chunks": 3 * len(calls)}
+
+        @staticmethod
+        def build_index(notes_dir, data_dir, *, rebuild=False, progress=None):
+            for i, name in enumerate(["a.md", "b.md"], 1):
+                progress(i, 2, name)
+            calls.append((notes_dir, data_dir, rebuild))
+
+    monkeypatch.setattr(notes_screen, "rag_service", lambda: Service)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert "No index yet" in str(app.screen.query_one("#index-status", Static).render())
+        app._retriever_tried = True
+        await pilot.press("ctrl+r")
+        await settle(app, pilot, 0.1)
+        assert calls and calls[0][2] is True
+        assert "Index ready" in str(app.screen.query_one("#index-status", Static).render())
+        assert app._retriever_tried is False  # the next answer opens the fresh index
+
+
+async def test_help_lists_every_key_the_footer_shows(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        keys_in_help = " ".join(k for _, k, _ in KEYS).lower()
+        for mode in ("practice", "ask", "models", "notes"):
+            app.switch_mode(mode)
+            await pilot.pause(0.05)
+            for binding in app.screen.BINDINGS:
+                if binding.show:
+                    shown = (binding.key_display or binding.key).split(",")[0].lower()
+                    assert shown.split("/")[0] in keys_in_help, (mode, shown)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_switches_screens(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.1)
+        await pilot.press(*"models")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.current_mode == "models"
+
+
+async def test_history_and_schedule_survive_a_restart(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")  # wrong
+        await settle(app, pilot)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        assert app.store.answer_count() == 1
+        assert app.store.card("q-prime") is not None
+        assert "1 answered" in str(app.screen.query_one("#queue-info", Static).render())
+        assert app.store.mistake_ids() == ["q-prime"]
+
+
+async def test_an_unwritable_data_dir_keeps_the_app_usable(make_app):
+    # /proc refuses new folders even to root: the store cannot be created there.
+    app = make_app(data_dir=__import__("pathlib").Path("/proc/probllms-test-home"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        assert any("cannot save to /proc" in n.message for n in app._notifications)
+        assert "not saving" in app.status_text
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert "Correct" in str(app.screen.query_one("#feedback", Static).render())
+        assert app.store.answer_count() == 1  # kept in memory for this session
+
+
+async def test_cli_flags_reach_the_app(monkeypatch, tmp_path):
+    from probllms_tui.app import launch as launch_module
+    from probllms_tui.app.app import ProbLLMsApp
+
+    seen = {}
+    monkeypatch.setattr(ProbLLMsApp, "run", lambda self: seen.setdefault("config", self.config))
+    launch_module.launch(model="m.gguf", banks=[BANK], notes=tmp_path, data_dir=tmp_path / "d", rag=False)
+    config = seen["config"]
+    assert (config.model, config.banks, config.notes_dir, config.data_dir, config.rag) == (
+        "m.gguf", [BANK], tmp_path, tmp_path / "d", False)
