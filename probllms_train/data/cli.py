@@ -28,13 +28,16 @@ def mcqa(
     limit: Optional[int] = typer.Option(None, min=1, help="Keep at most N questions (the rest are counted)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count malformed rows instead of stopping."),
     allow_degenerate: bool = typer.Option(False, "--allow-degenerate", help="Exit 0 even if the check finds a degenerate set."),
+    exclude: list[Path] = typer.Option([], help="MCQ file(s) whose questions must not appear (e.g. the eval set). Repeatable."),
 ) -> None:
     """Build an MCQ set from ARC, MMLU (23 science subjects), GSM8K or MATH."""
     from probllms_train.data.mcqa.build import build_mcqa, write_mcqa
 
-    build = build_mcqa(source, split, from_path=from_path, seed=seed, limit=limit, skip_bad=skip_bad)
+    build = build_mcqa(source, split, from_path=from_path, seed=seed, limit=limit, skip_bad=skip_bad,
+                       exclude=list(exclude))
     report = write_mcqa(build, out, fmt, {"source": source, "split": split, "seed": seed, "format": fmt,
-                                          "from": str(from_path) if from_path else None})
+                                          "from": str(from_path) if from_path else None,
+                                          "exclude": [str(p) for p in exclude]})
     _say(f"{out}: wrote {len(build.questions)} questions from {build.rows_read} rows "
          f"({build.drops.total()} dropped; see {report})")
     for reason, n in sorted(build.drops.counts.items()):

@@ -188,3 +188,11 @@ def test_check_notices_the_published_math_set(cli, shared_data):
     res = cli("check", shared_data / "MATH-test_mcqa.jsonl")
     assert res.exit_code == 1 and "5000/5000" in res.output and "\\\\frac{1}{100}" in res.output
     assert cli("check", shared_data / "gsm8k_mcqa.jsonl").exit_code == 0
+
+
+def test_exclude_drops_questions_of_an_eval_set(cli, tmp_path, fixtures):
+    eval_set, _ = _build(cli, tmp_path / "eval", "arc-easy", fixtures / "arc.jsonl", "--limit", "1")
+    out, report = _build(cli, tmp_path, "arc-easy", fixtures / "arc.jsonl", "--exclude", eval_set)
+    stems = {q.stem for q in read_bank(out).questions}
+    assert "Which gas do plants take in for photosynthesis?" not in stems and len(stems) == 3
+    assert report["drops"]["question is in an --exclude set"]["examples"][0].endswith("arc.jsonl:1")

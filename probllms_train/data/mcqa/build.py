@@ -36,7 +36,10 @@ def _rows(source: str, split: str, from_path: Path | None, policy: BadRowPolicy)
     if split not in spec.splits:
         raise InputError(f"split {split!r} is not one of {', '.join(spec.splits)} for {source}")
     for config in spec.hub_configs:
-        yield from hub_rows(spec.hub_name, config=config, split=split)
+        for row in hub_rows(spec.hub_name, config=config, split=split):
+            if isinstance(row.data, dict) and not row.data.get("subject"):
+                row.data["subject"] = config  # per-subject MMLU configs name the subject
+            yield row
 
 
 def row_rng(seed: int, row: Any) -> random.Random:
@@ -45,13 +48,20 @@ def row_rng(seed: int, row: Any) -> random.Random:
     return random.Random(f"{seed}\x00{row!r}")
 
 
+def _stem_key(stem: str) -> str:
+    return " ".join(stem.casefold().split())
+
+
 def build_mcqa(source: str, split: str, *, from_path: Path | None = None, seed: int = 0,
-               limit: int | None = None, skip_bad: bool = False) -> McqaBuild:
+               limit: int | None = None, skip_bad: bool = False,
+               exclude: list[Path] = ()) -> McqaBuild:
     if source not in SOURCES:
         raise InputError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
     drops = Tally()
     policy = BadRowPolicy(skip_bad, drops)
     spec = SOURCES[source]
+    # Questions of an evaluation set (any bank format) that must not appear in this one.
+    excluded = {_stem_key(q.stem) for path in exclude for q in read_bank(path).questions}
     questions: list[MCQ] = []
     where: list[str] = []
     n_yielded = 0
@@ -67,6 +77,9 @@ def build_mcqa(source: str, split: str, *, from_path: Path | None = None, seed: 
             continue
         except InputError as exc:
             policy.bad(exc.message, row.where)
+            continue
+        if _stem_key(q.stem) in excluded:
+            drops.drop("question is in an --exclude set", row.where)
             continue
         questions.append(q)
         where.append(row.where)
