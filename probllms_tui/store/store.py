@@ -55,7 +55,8 @@ class Store:
             con = _connect(str(path))
             con.execute("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA synchronous = FULL")
-            version = migrate(con) or con.execute("PRAGMA user_version").fetchone()[0]
+            migrate(con)
+            version = con.execute("PRAGMA user_version").fetchone()[0]
             con.execute(f"PRAGMA user_version = {version}")  # a real write: fails if read-only
             return cls(con, path)
         except (OSError, sqlite3.Error) as exc:
