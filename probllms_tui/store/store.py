@@ -74,11 +74,14 @@ class Store:
         mem = cls.memory()
         if path.exists():
             try:  # keep showing the student's history even when we cannot add to it
+                copy = _connect(":memory:")
                 src = _connect(f"file:{path}?mode=ro&immutable=1", uri=True)
-                src.backup(mem.con)
+                src.backup(copy)
                 src.close()
-                migrate(mem.con)
-            except sqlite3.Error:
+                migrate(copy)
+                mem.con.close()
+                mem.con = copy
+            except sqlite3.Error:  # unreadable or from a newer version: start empty
                 pass
         mem.problem = problem
         return mem

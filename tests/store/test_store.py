@@ -89,6 +89,8 @@ def test_a_database_from_a_newer_version_is_left_alone(tmp_path):
     con.close()
     store = Store.open(tmp_path)
     assert "newer than this program" in store.problem
+    store.record_answer("q1", "ml", "A", True)  # this session still works, in memory
+    assert store.answer_count() == 1
     assert sqlite3.connect(tmp_path / DB_NAME).execute("PRAGMA user_version").fetchone()[0] == 99
 
 
