@@ -1,0 +1,121 @@
+"""What a finished run leaves for people and for `probllms-train export`: Table 1 (Markdown +
+JSON), learning curves (PNG), metrics JSON, a model card and run.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from probllms_train.train.config import Recipe
+
+RUN_FORMAT = 1
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomic: a kill mid-write never leaves a truncated results file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def table1(recipe: Recipe, test: dict[str, float], train: dict[str, float], step: int) -> dict[str, Any]:
+    """One row in the recipe's Table 1 shape."""
+    return {
+        "recipe": recipe.name,
+        "step": step,
+        "eval_loss": test.get("test_loss"),
+        "train_reward_accuracy": train.get("train_rewards/accuracies"),
+        "test_reward_accuracy": test.get("test_rewards/accuracies"),
+        "test_reward_margin": test.get("test_rewards/margins"),
+        "train_pairs_scored": train.get("pairs"),
+        "test_pairs_scored": test.get("pairs"),
+    }
+
+
+def table_markdown(row: dict[str, Any]) -> str:
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    return (
+        "| Recipe | Step | Eval loss | Train reward accuracy | Test reward accuracy |\n"
+        "|---|---:|---:|---:|---:|\n"
+        f"| {row['recipe']} | {row['step']} | {fmt(row['eval_loss'])} | {fmt(row['train_reward_accuracy'])} "
+        f"| {fmt(row['test_reward_accuracy'])} |\n\n"
+        f"Train accuracy over {row['train_pairs_scored']} training pairs and test accuracy over "
+        f"{row['test_pairs_scored']} held-out pairs, both scored after the last step with the final adapter "
+        "(reference = base with the adapter off).\n"
+    )
+
+
+def curves(log_history: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    out: dict[str, list[tuple[int, float]]] = {}
+    for entry in log_history:
+        step = entry.get("step")
+        for key in ("eval_rewards/accuracies", "rewards/accuracies", "eval_loss", "loss", "eval_rewards/margins"):
+            if key in entry and step is not None:
+                out.setdefault(key, []).append((int(step), float(entry[key])))
+    return out
+
+
+def plot_learning_curves(log_history: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = curves(log_history)
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("eval_rewards/accuracies", "eval (test pairs)"), ("rewards/accuracies", "train (logged)")):
+        if series.get(key):
+            steps, values = zip(*series[key])
+            acc_ax.plot(steps, values, marker="o" if key.startswith("eval") else None, label=label)
+    acc_ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    acc_ax.set(xlabel="step", ylabel="reward accuracy", ylim=(0, 1.02), title="Reward accuracy")
+    acc_ax.legend()
+    for key, label in (("eval_loss", "eval loss"), ("loss", "train loss")):
+        if series.get(key):
+            steps, values = zip(*series[key])
+            loss_ax.plot(steps, values, marker="o" if key == "eval_loss" else None, label=label)
+    loss_ax.set(xlabel="step", ylabel="DPO loss", title="Loss")
+    loss_ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def model_card(recipe: Recipe, base: str, row: dict[str, Any]) -> str:
+    return (
+        f"---\nbase_model: {base}\nlibrary_name: peft\ntags: [dpo, lora, trl, probllms]\n---\n\n"
+        f"# {recipe.name}: LoRA adapter trained with DPO\n\n{recipe.description}\n\n"
+        f"- Base model: `{base}`\n"
+        f"- LoRA: r={recipe.lora.r}, alpha={recipe.lora.alpha}, dropout={recipe.lora.dropout}, "
+        f"targets={recipe.lora.target_modules}\n"
+        f"- DPO: beta={recipe.dpo.beta}, loss={recipe.dpo.loss_type}, lr={recipe.dpo.learning_rate} "
+        f"({recipe.dpo.lr_scheduler}, {recipe.dpo.warmup_steps} warmup steps), batch={recipe.dpo.batch_size}, "
+        f"steps={recipe.dpo.max_steps}, seed={recipe.dpo.seed}\n"
+        "- Prompt format: `probllms_tui.core.prompt.render_open_prompt` (the TUI's format)\n\n"
+        f"## Results\n\n{table_markdown(row)}\n"
+        "Files: `adapter/` (PEFT), `tokenizer/`, `recipe.yaml` (resolved), `metrics.json`, `table.md`, "
+        "`table.json`, `learning_curve.png`, `tensorboard/`, `run.json`.\n"
+        "Merge and convert with `probllms-train export <this folder>`.\n"
+    )
+
+
+def run_record(recipe: Recipe, base: str, run_dir: Path, *, status: str, step: int,
+               recipe_source: str) -> dict[str, Any]:
+    return {
+        "format": RUN_FORMAT,
+        "status": status,  # "running" | "preempted" | "finished"
+        "recipe": recipe.name,
+        "recipe_source": recipe_source,
+        "base_model": base,
+        "model_source": recipe.model.source,
+        "adapter": "adapter" if status == "finished" else None,
+        "tokenizer": "tokenizer" if status == "finished" else None,
+        "final_step": step,
+        "max_steps": recipe.dpo.max_steps,
+        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_dir": str(run_dir.resolve()),
+    }
