@@ -128,14 +128,15 @@ def read_rows(path: str | Path, policy: BadRowPolicy) -> Iterator[Row]:
         yield Row(rec, f"{p}:{lineno}")
 
 
-def hub_rows(name: str, *, config: str | None, split: str, streaming: bool = False) -> Iterator[Row]:
+def hub_rows(name: str, *, config: str | None, split: str, streaming: bool = False,
+             data_dir: str | None = None) -> Iterator[Row]:
     """Rows of a hub dataset (cluster only: tests and laptops pass local files with --from)."""
     try:
         from datasets import load_dataset
     except ImportError:
         raise InputError("loading hub datasets needs the train extra: pip install -e '.[train]'") from None
     try:
-        ds = load_dataset(name, config, split=split, streaming=streaming)
+        ds = load_dataset(name, config, split=split, streaming=streaming, data_dir=data_dir)
     except Exception as exc:  # network, unknown split/config: one line, no traceback
         raise InputError(f"cannot load hub dataset ({one_line(exc)})",
                          where=f"hub:{name}{'/' + config if config else ''}/{split}") from None

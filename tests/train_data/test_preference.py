@@ -223,3 +223,22 @@ def test_cs_theory_qa_passes_through(tmp_path, fixtures, shared_data):
     for p in cs[:20]:
         q = p.prompt[len("Question: "):-len("\n\nAnswer:")]
         assert p.prompt == render_open_prompt(q) and p.chosen == response_text(raw["Question: " + q]["chosen"])
+
+
+def test_shipped_recipe_loads_with_the_recipe_budgets():
+    recipe = load_recipe(Path(__file__).resolve().parents[2] / "probllms_train/data/recipes/probllms-preference.yaml")
+    budgets = {s.name: s.sample for s in recipe.qa}
+    assert budgets["camel-math"] == 2500 and budgets["camel-physics"] == 3000
+    assert recipe.test_fraction == 0.2 and all(s.path.startswith("hub:") for s in recipe.stack_exchange)
+
+
+def test_same_text_pairs_and_max_rows_are_counted(tmp_path, fixtures):
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"prompt": "Q1", "chosen": "Same  answer.", "rejected": "same answer."}) + "\n"
+                  + json.dumps({"prompt": "Q2", "chosen": "Good.", "rejected": "Bad."}) + "\n"
+                  + json.dumps({"prompt": "Q3", "chosen": "Good.", "rejected": "Bad."}) + "\n")
+    recipe = _recipe(fixtures, qa=[SourceSpec(name="cs", path=str(qa), max_rows=2)], stack_exchange=[])
+    build = build_preference(recipe, tmp_path / "o")
+    assert build.report["drops"]["cs: chosen and rejected are the same text"]["examples"] == [f"{qa}:1"]
+    assert build.report["rows_read"]["cs"] == 2
+    assert [p.where for p in build.train if p.source == "cs"] == [f"{qa}:2"]

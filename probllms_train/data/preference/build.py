@@ -44,7 +44,7 @@ class PreferenceBuild:
 def _rows(spec: SourceSpec, policy: BadRowPolicy):
     if spec.path.startswith("hub:"):
         name, _, config = spec.path[4:].partition(":")
-        return hub_rows(name, config=config or None, split=spec.split, streaming=True)
+        return hub_rows(name, config=config or None, split=spec.split, streaming=True, data_dir=spec.data_dir)
     return read_rows(spec.path, policy)
 
 
@@ -110,6 +110,8 @@ def build_preference(recipe: PreferenceRecipe, out_dir: Path,
 
     def counted(spec: SourceSpec):
         for row in _rows(spec, policy):
+            if spec.max_rows is not None and read[spec.name] >= spec.max_rows:
+                break  # rows past max_rows are never read: reported as rows_read, not as drops
             read[spec.name] += 1
             yield row
 
@@ -140,6 +142,14 @@ def build_preference(recipe: PreferenceRecipe, out_dir: Path,
         others += _sample(pairs, spec, seed, drops, lambda p: p.where)
     if not student:
         raise InputError("no student pairs survived: the test split is student-only, so it would be empty")
+
+    # A pair whose two responses read the same teaches nothing (and DPO loaders refuse it).
+    same = {id(p) for p in student + others if normalize(p.chosen) == normalize(p.rejected)}
+    for p in student + others:
+        if id(p) in same:
+            drops.drop(f"{p.source}: chosen and rejected are the same text", p.where)
+    student = [p for p in student if id(p) not in same]
+    others = [p for p in others if id(p) not in same]
 
     # Dedup student first, so a copy elsewhere never removes a student pair.
     kept, removed = dedup(student + others, lambda p: f"{p.prompt}\n{p.chosen}\n{p.rejected}",

@@ -21,7 +21,9 @@ class SourceSpec(_Strict):
     name: str                   # names the source in outputs and in --sample budgets
     path: str                   # local .jsonl/.json/.parquet, or "hub:owner/dataset[:config]"
     split: str = "train"        # hub split (local files are what they are)
+    data_dir: str | None = None  # hub sub-folder, e.g. "data/math.stackexchange.com" (one SE site)
     sample: int | None = Field(default=None, ge=1)  # budget: at most this many pairs/examples
+    max_rows: int | None = Field(default=None, ge=1)  # read only the first N rows (huge hub streams)
 
 
 class CorruptionSpec(_Strict):

@@ -48,7 +48,4 @@ def student_pairs(rows: Iterator[Row], policy: BadRowPolicy, drops: Tally,
                 drops.drop("student: overall is not A or B", where)
             else:
                 chosen, rejected = (a, b) if overall == "A" else (b, a)
-                if " ".join(chosen.split()) == " ".join(rejected.split()):
-                    drops.drop("student: A and B are the same text", where)
-                    continue
                 yield make_pair(question, chosen, rejected, source, where)
