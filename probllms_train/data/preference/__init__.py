@@ -1,0 +1,1 @@
+"""Preference pairs: student annotations, corrupted QA corpora, Stack Exchange -> DPO JSONL."""

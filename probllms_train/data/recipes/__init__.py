@@ -1,0 +1,1 @@
+"""Dataset recipes (YAML) for `probllms-train data`."""
