@@ -34,10 +34,10 @@ def fixed_clock(monkeypatch):
 def make_app(tmp_path):
     """Build (not run) an app on a fresh data dir with the test bank and a scripted engine."""
     def build(*, engine=None, factory=None, banks=(BANK,), retriever=None, data_dir=None,
-              rag=True, model=None) -> ProbLLMsApp:
+              rag=True, model=None, notes_dir=DATA / "notes") -> ProbLLMsApp:
         config = AppConfig(
             data_dir=data_dir or tmp_path / "home", models_dir=tmp_path / "models",
-            banks=[Path(b) for b in banks], notes_dir=DATA / "notes", rag=rag, model=model,
+            banks=[Path(b) for b in banks], notes_dir=notes_dir, rag=rag, model=model,
             use_builtin_bank=False,
             engine_factory=factory or engine_factory(engine),
             retriever_factory=lambda data_dir: retriever,
