@@ -102,6 +102,7 @@ def preference(
     api_key_env: Optional[str] = typer.Option(None, help="Name of the env var holding the API key."),
     cache: Optional[Path] = typer.Option(None, help="LLM call cache (SQLite); default OUT/llm_cache.sqlite."),
     workers: Optional[int] = typer.Option(None, min=1, help="Parallel API calls (openai backend)."),
+    max_tokens: Optional[int] = typer.Option(None, min=1, help="Longest rewrite an LLM backend may generate (default 1024)."),
     seed: Optional[int] = typer.Option(None, help="Seed (default 0)."),
     test_fraction: Optional[float] = typer.Option(None, help="Student test share (default 0.2)."),
     tokenizer: Optional[str] = typer.Option(None, help="Registry name/GGUF path for token lengths, or 'words'."),
@@ -130,7 +131,7 @@ def preference(
     c = upd.corruption
     for attr, value in (("backend", backend), ("model", model), ("base_url", base_url),
                         ("api_key_env", api_key_env), ("cache", str(cache) if cache else None),
-                        ("workers", workers)):
+                        ("workers", workers), ("max_tokens", max_tokens)):
         if value is not None:
             setattr(c, attr, value)
     for attr, value in (("seed", seed), ("test_fraction", test_fraction), ("tokenizer", tokenizer)):

@@ -151,11 +151,13 @@ class GGUFCorruptor(_CachedLLM):
     def _call(self, prompt: str) -> str:
         # Greedy (temperature 0): the same model gives the same corruption, cached or not.
         try:
-            return "".join(self._engine.stream_completion(render_open_prompt(prompt),
+            text = "".join(self._engine.stream_completion(render_open_prompt(prompt),
                                                           max_tokens=self.params["max_tokens"],
                                                           temperature=0.0))
         except ValueError as exc:  # llama.cpp: "Requested tokens (...) exceed context window"
             raise CorruptionFailed(f"gguf backend: {one_line(exc, 80)}") from None
+        # A base model keeps going with another "Answer:" turn; the rewrite ends before it.
+        return text.split("\nAnswer:", 1)[0]
 
     def close(self) -> None:
         if self._owns_engine:
