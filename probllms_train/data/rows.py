@@ -109,7 +109,7 @@ def read_rows(path: str | Path, policy: BadRowPolicy) -> Iterator[Row]:
             yield Row(rec, f"{p}#row{i}")
         return
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # -sig: a BOM from a Windows editor is not data
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", where=str(p)) from None
     if suffix == ".json":

@@ -187,12 +187,19 @@ def build_preference(recipe: PreferenceRecipe, out_dir: Path,
 
 
 def _lengths(tokenizer: str | None, splits: dict[str, list[Pair]]) -> dict[str, Any]:
+    """Percentiles per split and part, and per source of the train split (one count per text)."""
     desc, count, close = token_counter(tokenizer)
+    parts = ("prompt", "chosen", "rejected")
     try:
         out: dict[str, Any] = {"tokenizer": desc}
         for split, pairs in splits.items():
-            out[split] = {part: percentiles([count(getattr(p, part)) for p in pairs])
-                          for part in ("prompt", "chosen", "rejected")}
+            counts = [{part: count(getattr(p, part)) for part in parts} for p in pairs]
+            out[split] = {part: percentiles([c[part] for c in counts]) for part in parts}
+            if split == "train":
+                out["train_per_source"] = {
+                    src: {part: percentiles([c[part] for c, p in zip(counts, pairs) if p.source == src])
+                          for part in parts}
+                    for src in sorted({p.source for p in pairs})}
         return out
     finally:
         close()
