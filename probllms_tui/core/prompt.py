@@ -60,6 +60,11 @@ def render_cloze_prefix(q: MCQ, passages: Sequence[Passage] = ()) -> str:
     return f"{render_context(passages)}Question: {q.stem}\nAnswer:"
 
 
+# The neutral context for calibrated ("pmi") cloze scoring: how likely is an option's text
+# after "Answer:" when no question is asked. Subtracting it removes the option's prior.
+CLOZE_UNCONDITIONAL_PREFIX = "Answer:"
+
+
 def cloze_continuation(option: str) -> str:
     return f" {option}"
 

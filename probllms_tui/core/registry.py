@@ -23,6 +23,9 @@ DEFAULT_MODEL = "gemma3-270m-q4_k_m"
 # Cloze (option-text likelihood) beats letter scoring on small base models: on the default
 # 270M model letter scoring sits at chance on ARC-Easy (see benchmarks/scoring_methods.py).
 DEFAULT_SCORING = "cloze"
+# How cloze log-likelihoods are normalised (probllms_tui/engine/cloze.py); chosen by
+# measurement in benchmarks/scoring_methods.py.
+DEFAULT_CLOZE_NORM = "token"
 
 # llama.cpp's LLAMA_FTYPE values -> the names people use (llama.h).
 FTYPE_NAMES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",

@@ -26,6 +26,7 @@ import numpy as np
 from probllms_tui.core.errors import InputError, ModelLoadError
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.prompt import (
+    CLOZE_UNCONDITIONAL_PREFIX,
     STOP_SEQUENCES,
     Passage,
     cloze_continuation,
@@ -34,8 +35,9 @@ from probllms_tui.core.prompt import (
     render_explanation_prompt,
     render_letter_prompt,
 )
-from probllms_tui.core.registry import DEFAULT_SCORING
+from probllms_tui.core.registry import DEFAULT_CLOZE_NORM, DEFAULT_SCORING
 from probllms_tui.engine.base import METHODS, ScoreResult
+from probllms_tui.engine.cloze import CLOZE_NORMS, OptionLikelihood, normalise
 from probllms_tui.engine.gguf_check import check_gguf
 from probllms_tui.engine.threads import choose_threads
 
@@ -83,7 +85,12 @@ class LlamaEngine:
         default_method: str = DEFAULT_SCORING,
         threads: tuple[int, int] | None = None,
         seed: int = 0,
+        cloze_norm: str = DEFAULT_CLOZE_NORM,
     ):
+        if default_method not in METHODS:
+            raise InputError(f"unknown scoring method {default_method!r}; use one of {', '.join(METHODS)}")
+        if cloze_norm not in CLOZE_NORMS:
+            raise InputError(f"unknown cloze normalisation {cloze_norm!r}; use one of {', '.join(CLOZE_NORMS)}")
         path = Path(model_path)
         meta = check_gguf(path, n_ctx=n_ctx)
         from llama_cpp import Llama  # heavy-ish import, only when a model is really loaded
@@ -105,9 +112,8 @@ class LlamaEngine:
         self.quantization = quantization
         self.n_ctx = n_ctx
         self.threads = (gen_threads, batch_threads)
-        if default_method not in METHODS:
-            raise InputError(f"unknown scoring method {default_method!r}; use one of {', '.join(METHODS)}")
         self.default_method = default_method
+        self.cloze_norm = cloze_norm
         self.architecture = meta.get("general.architecture", "")
         self.last_generation_tps = 0.0
         self._letter_ids: dict[str, int] = {}
@@ -197,33 +203,51 @@ class LlamaEngine:
         logits = self._eval_prefix(tokens)
         return {l: float(logits[self._letter_token(l)]) for l in q.letters}, len(tokens)
 
-    def _score_cloze(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
+    def cloze_likelihoods(self, q: MCQ, passages: Sequence[Passage] = (), *,
+                          unconditional: bool = False) -> dict[str, OptionLikelihood]:
+        """Each option's log-likelihood after the cloze prefix (and, if asked, after the
+        neutral prefix): the raw material of every cloze normalisation (engine/cloze.py)."""
         prefix = render_cloze_prefix(q, passages)
+        conditional = self._continuation_logprobs(prefix, q.options)
+        neutral = (self._continuation_logprobs(CLOZE_UNCONDITIONAL_PREFIX, q.options)
+                   if unconditional else [(None, 0)] * len(q.options))
+        return {
+            letter: OptionLikelihood(logprob=lp, n_tokens=n,
+                                     n_bytes=len(cloze_continuation(opt).encode("utf-8")),
+                                     unconditional=u)
+            for letter, opt, (lp, n), (u, _) in zip(q.letters, q.options, conditional, neutral)
+        }
+
+    def _continuation_logprobs(self, prefix: str, options: Sequence[str]) -> list[tuple[float, int]]:
+        """(sum of log-probs, token count) of each option's text after ``prefix``.
+
+        The prefix is evaluated once (or reused from the cache); each option then evaluates
+        only its own tokens on top of it, after rolling the cache back to the prefix.
+        """
         ctx = self.tokenize(prefix)
-        conts: dict[str, list[int]] = {}
-        for letter, option in zip(q.letters, q.options):
+        conts: list[list[int]] = []
+        for option in options:
             # As lm-evaluation-harness does: tokenize context+continuation together and take
             # the tokens past the context, so merges across the boundary match training.
             whole = self.tokenize(prefix + cloze_continuation(option))
-            cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else self.tokenize(cloze_continuation(option), bos=False)
-            conts[letter] = cont or self.tokenize(cloze_continuation(option), bos=False)
-        self._check_fits(len(ctx) + max(len(c) for c in conts.values()))
+            cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else []
+            conts.append(cont or self.tokenize(cloze_continuation(option), bos=False))
+        self._check_fits(len(ctx) + max(len(c) for c in conts))
         last = self._eval_prefix(ctx)
-        n_ctx_tokens = len(ctx)
-        raw: dict[str, float] = {}
-        lengths: dict[str, int] = {}
-        for letter, cont in conts.items():
-            self._llm.n_tokens = n_ctx_tokens
-            self._llm._ctx.kv_cache_seq_rm(-1, n_ctx_tokens, -1)
+        out: list[tuple[float, int]] = []
+        for cont in conts:
+            self._llm.n_tokens = len(ctx)
+            self._llm._ctx.kv_cache_seq_rm(-1, len(ctx), -1)
             rows = [last]
             if len(cont) > 1:
                 rows += self._decode(cont[:-1], logits_from=0)
-            raw[letter] = sum(_log_softmax_at(r, t) for r, t in zip(rows, cont))
-            lengths[letter] = len(cont)
-        # Length-normalise, rescaled to the mean option length so the softmax over options
-        # reads as "probability if every option were equally long" (argmax = per-token mean).
-        mean_len = sum(lengths.values()) / len(lengths)
-        return {l: raw[l] / lengths[l] * mean_len for l in raw}, len(ctx)
+            out.append((sum(_log_softmax_at(r, t) for r, t in zip(rows, cont)), len(cont)))
+        return out
+
+    def _score_cloze(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
+        options = self.cloze_likelihoods(q, passages, unconditional=self.cloze_norm == "pmi")
+        n_prompt = self.count_tokens(render_cloze_prefix(q, passages)) + 1
+        return normalise(options, self.cloze_norm), n_prompt
 
     # --- generation ---------------------------------------------------------------------
     def stream_explanation(

@@ -190,7 +190,8 @@ def test_lone_carriage_return_inside_latex_is_kept():
     ("Which?\x00\x01\x02\nA) 1\nB) 2", "binary"),
     (bytes(range(256)).decode("latin-1") * 4, "binary"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".decode("utf-8", errors="replace"), "binary"),
-])
+], ids=["empty", "blank", "no-options", "one-option", "inline-one-option", "no-stem", "too-long",
+        "nul-bytes", "all-bytes", "png-header"])
 def test_bad_input_is_one_clear_line(text, fragment):
     with pytest.raises(InputError) as info:
         parse_pasted(text)

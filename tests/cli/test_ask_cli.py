@@ -1,0 +1,112 @@
+"""`probllms-tui ask` and `probllms-tui models` as a user runs them (real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent / "probllms-tui"
+QUESTION = "Which gas do plants take in for photosynthesis? A) oxygen B) carbon dioxide C) helium"
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    home, models = tmp_path / "home", tmp_path / "models"
+    home.mkdir()
+    models.mkdir()
+    return {**os.environ, "PROBLLMS_HOME": str(home), "PROBLLMS_MODELS": str(models),
+            "PROBLLMS_THREADS": "1,2"}
+
+
+def run(args: list[str], env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    if not BIN.exists():
+        pytest.skip(f"{BIN} not installed (pip install -e .)")
+    return subprocess.run([str(BIN), *args], input=stdin, capture_output=True, env=env, timeout=120)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, fragment: str) -> None:
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+    assert len(lines[0]) < 300
+    assert proc.stdout == b""
+
+
+@pytest.mark.slow
+def test_ask_json_has_exactly_the_documented_shape(env):
+    proc = run(["ask", "--json", QUESTION], env)
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = json.loads(proc.stdout)
+    assert set(out) == {"answer", "probabilities", "method", "model", "latency_ms", "sources"}
+    assert out["answer"] in ("A", "B", "C")
+    assert list(out["probabilities"]) == ["A", "B", "C"]
+    assert sum(out["probabilities"].values()) == pytest.approx(1.0, abs=2e-4)
+    assert out["answer"] == max(out["probabilities"], key=out["probabilities"].get)
+    assert out["method"] == "cloze" and out["model"] == "gemma3-270m-q4_k_m"
+    assert isinstance(out["latency_ms"], (int, float)) and out["latency_ms"] > 0
+    assert out["sources"] == []  # no notes index in a fresh data dir
+
+
+@pytest.mark.slow
+def test_ask_reads_stdin_dash_and_explains(env):
+    text = "Which number is prime?\nA) 4\nB) 6\nC) 7\nD) 9\n"
+    proc = run(["ask", "-", "--json", "--explain", "--max-tokens", "8", "--method", "letter", "--no-rag"],
+               env, stdin=text.encode())
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = json.loads(proc.stdout)
+    assert set(out) == {"answer", "probabilities", "method", "model", "latency_ms", "sources", "explanation"}
+    assert out["method"] == "letter" and list(out["probabilities"]) == ["A", "B", "C", "D"]
+    assert isinstance(out["explanation"], str)
+
+
+@pytest.mark.parametrize("stdin,fragment", [
+    (b"", "empty"),
+    (b"   \n\n", "empty"),
+    (b"Which is prime? A) 4 B) 6\n" * 40_000, "characters"),
+    (bytes(range(256)) * 64, "binary"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00>\x00", "binary"),
+    (b"Which number is prime? Explain why.", "no options"),
+    (b"Which number is prime?\nA) 7", "only one option"),
+], ids=["empty", "blank", "1MB-text", "binary-bytes", "elf-header", "no-options", "one-option"])
+def test_bad_input_exits_2_with_one_line(env, stdin, fragment):
+    assert_one_line_error(run(["ask", "--json", "-"], env, stdin=stdin), fragment)
+
+
+def test_empty_argument_exits_2(env):
+    assert_one_line_error(run(["ask", ""], env), "empty")
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (b"not a model at all\n" * 100, "not a GGUF model file"),
+    (b"GGUF\x03\x00\x00\x00" + b"\xff" * 64, "GGUF"),
+], ids=["text-file", "damaged-header"])
+def test_corrupt_model_exits_2_with_one_line(env, tmp_path, content, fragment):
+    bad = tmp_path / "corrupt.gguf"
+    bad.write_bytes(content)
+    assert_one_line_error(run(["ask", "--json", "--model", str(bad), QUESTION], env), fragment)
+
+
+def test_unknown_model_name_exits_2(env):
+    assert_one_line_error(run(["ask", "--model", "no-such-model", QUESTION], env), "unknown model")
+
+
+def test_models_json_lists_the_default(env, tmp_path):
+    dropped = Path(env["PROBLLMS_MODELS"]) / "mine.gguf"
+    dropped.write_bytes(b"GGUF" + b"\x00" * 60)
+    proc = run(["models", "--json"], env)
+    assert proc.returncode == 0, proc.stderr.decode()
+    rows = json.loads(proc.stdout)
+    default = rows[0]
+    assert default["name"] == "gemma3-270m-q4_k_m" and default["default"] is True
+    assert default["quantization"] == "Q4_K_M" and default["scoring_method"] == "cloze"
+    assert default["size_bytes"] > 200_000_000 and Path(default["path"]).is_file()
+    assert [r["name"] for r in rows[1:]] == ["mine"]  # a dropped-in file shows, unregistered
+    assert rows[1]["registered"] is False
