@@ -38,16 +38,30 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1)  # permutations drawn once: per text they are the slow part
+
+
 def _minhash(sh: set[str]) -> MinHash:
-    m = MinHash(num_perm=NUM_PERM, seed=1)
-    for s in sorted(sh):
-        m.update(s.encode())
+    m = MinHash(num_perm=NUM_PERM, seed=1, permutations=_TEMPLATE.permutations, scheme=_TEMPLATE.scheme)
+    m.update_batch([s.encode() for s in sorted(sh)])
     return m
+
+
+@dataclass(frozen=True)
+class Sketch:
+    key: str           # normalized text (exact matches)
+    shingles: set[str]
+    minhash: MinHash
+
+
+def sketch(text: str) -> Sketch:
+    sh = shingles(text)
+    return Sketch(normalize(text), sh, _minhash(sh))
 
 
 @dataclass
 class NearIndex:
-    """Texts seen so far; ``match(text)`` gives the index of an exact or near copy, or None."""
+    """Texts seen so far; ``match(sketch)`` gives the index of an exact or near copy, or None."""
 
     threshold: float
     _exact: dict[str, int] = field(default_factory=dict)
@@ -57,23 +71,20 @@ class NearIndex:
     def __post_init__(self) -> None:
         self._lsh = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM)
 
-    def match(self, text: str) -> tuple[int, str] | None:
+    def match(self, sk: Sketch) -> tuple[int, str] | None:
         """(index of the earlier text, "exact" | "near") or None."""
-        key = normalize(text)
-        if key in self._exact:
-            return self._exact[key], "exact"
-        sh = shingles(text)
-        for cand in sorted(self._lsh.query(_minhash(sh))):
-            if jaccard(sh, self._shingles[cand]) >= self.threshold:
+        if sk.key in self._exact:
+            return self._exact[sk.key], "exact"
+        for cand in sorted(self._lsh.query(sk.minhash)):
+            if jaccard(sk.shingles, self._shingles[cand]) >= self.threshold:
                 return cand, "near"
         return None
 
-    def add(self, text: str) -> int:
+    def add(self, sk: Sketch) -> int:
         idx = len(self._shingles)
-        sh = shingles(text)
-        self._exact.setdefault(normalize(text), idx)
-        self._shingles.append(sh)
-        self._lsh.insert(idx, _minhash(sh))
+        self._exact.setdefault(sk.key, idx)
+        self._shingles.append(sk.shingles)
+        self._lsh.insert(idx, sk.minhash)
         return idx
 
 
@@ -83,9 +94,10 @@ def dedup(items: Sequence, text_of: Callable[[object], str], threshold: float):
     kept: list = []
     removed: list = []
     for item in items:
-        hit = index.match(text_of(item))
+        sk = sketch(text_of(item))
+        hit = index.match(sk)
         if hit is None:
-            index.add(text_of(item))
+            index.add(sk)
             kept.append(item)
         else:
             removed.append((item, hit[1], kept[hit[0]]))
@@ -96,10 +108,10 @@ def leaks(train: Sequence, test_texts: Sequence[str], text_of: Callable[[object]
     """Train items whose text is an exact or near copy of a test text: [(item, kind, test_index)]."""
     index = NearIndex(threshold)
     for t in test_texts:
-        index.add(t)
+        index.add(sketch(t))
     out = []
     for item in train:
-        hit = index.match(text_of(item))
+        hit = index.match(sketch(text_of(item)))
         if hit is not None:
             out.append((item, hit[1], hit[0]))
     return out
