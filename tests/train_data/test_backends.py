@@ -92,6 +92,7 @@ def test_openai_backend_two_ops_cached_and_key_never_written(stub, tmp_path, fix
     assert len(stub.requests) == 2 * 6 == build.llm_calls  # two of three ops per Camel example
     assert set(stub.auth) == {f"Bearer {SECRET}"}
     assert all(r["model"] == "stub-model" for r in stub.requests)
+    assert build.report["corruption_backend"] == "openai:stub-model"
     camel = [p for p in build.train if p.source == "camel-math"]
     assert len(camel) == 6
     for p in camel:

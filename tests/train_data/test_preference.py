@@ -89,6 +89,7 @@ def test_corrupted_pairs_come_from_the_good_answer(built, fixtures):
         assert r["chosen"] == response_text(camel[question])
         assert r["rejected"] != r["chosen"]
     assert sum(build.report["corruption_ops"].values()) == len(pairs)
+    assert build.report["corruption_backend"] == "rule"
 
 
 def test_stack_exchange_rule(built, fixtures):

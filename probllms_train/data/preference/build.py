@@ -93,31 +93,33 @@ def _split_student(pairs: list[Pair], fraction: float, seed: int) -> tuple[list[
             [p for p in pairs if normalize(p.prompt) in test_keys])
 
 
-def build_preference(recipe: PreferenceRecipe, out_dir: Path,
-                     corruptor: Corruptor | None = None) -> PreferenceBuild:
-    if not recipe.sources():
-        raise InputError("no sources: give --student, --qa and/or --stack-exchange (or a --config recipe)")
-    names = [s.name for s in recipe.sources()]
-    if len(set(names)) != len(names):
-        raise InputError(f"source names must be unique, got {names}")
-    drops = Tally()
-    policy = BadRowPolicy(recipe.skip_bad, drops)
+@dataclass
+class _Collected:
+    student: list[Pair] = field(default_factory=list)
+    others: list[Pair] = field(default_factory=list)
+    ops: Counter = field(default_factory=Counter)
+    read: Counter = field(default_factory=Counter)
+    backend: str | None = None
+    llm_calls: int = 0
+    cache_hits: int = 0
+
+
+def _collect(recipe: PreferenceRecipe, out_dir: Path, corruptor: Corruptor | None,
+             policy: BadRowPolicy, drops: Tally) -> _Collected:
+    """Every source -> pairs (student apart), budgets applied, QA rows corrupted."""
+    got = _Collected()
     seed = recipe.seed
-    student: list[Pair] = []
-    others: list[Pair] = []
-    ops_count: Counter = Counter()
-    read: Counter = Counter()
 
     def counted(spec: SourceSpec):
         for row in _rows(spec, policy):
-            if spec.max_rows is not None and read[spec.name] >= spec.max_rows:
+            if spec.max_rows is not None and got.read[spec.name] >= spec.max_rows:
                 break  # rows past max_rows are never read: reported as rows_read, not as drops
-            read[spec.name] += 1
+            got.read[spec.name] += 1
             yield row
 
     for spec in recipe.student:
         pairs = list(student_pairs(counted(spec), policy, drops, source=spec.name))
-        student += _sample(pairs, spec, seed, drops, lambda p: p.where)
+        got.student += _sample(pairs, spec, seed, drops, lambda p: p.where)
     owned = corruptor is None and bool(recipe.qa)  # close only what this run opened
     if owned:
         corruptor = make_corruptor(recipe, out_dir)
@@ -129,35 +131,55 @@ def build_preference(recipe: PreferenceRecipe, out_dir: Path,
                 if isinstance(result, str):
                     drops.drop(f"{spec.name}: {result}", item.where)
                 else:
-                    others.append(result)
-                    ops_count.update(["+".join(ops)] if ops else [])
+                    got.others.append(result)
+                    got.ops.update(["+".join(ops)] if ops else [])
     finally:
-        llm_calls, hits = getattr(corruptor, "calls", 0), getattr(getattr(corruptor, "cache", None), "hits", 0)
+        got.backend = getattr(corruptor, "name", None)
+        got.llm_calls = getattr(corruptor, "calls", 0)
+        got.cache_hits = getattr(getattr(corruptor, "cache", None), "hits", 0)
         if owned and hasattr(corruptor, "close"):
             corruptor.close()
             if hasattr(corruptor, "cache"):
                 corruptor.cache.close()
     for spec in recipe.stack_exchange:
         pairs = list(se_pairs(counted(spec), policy, drops, seed=seed, sites=recipe.se_sites, source=spec.name))
-        others += _sample(pairs, spec, seed, drops, lambda p: p.where)
-    if not student:
-        raise InputError("no student pairs survived: the test split is student-only, so it would be empty")
+        got.others += _sample(pairs, spec, seed, drops, lambda p: p.where)
+    return got
 
+
+def _clean(pairs: list[Pair], threshold: float, drops: Tally) -> list[Pair]:
+    """Drop same-text pairs, then exact and near duplicates (the first of a group is kept)."""
     # A pair whose two responses read the same teaches nothing (and DPO loaders refuse it).
-    same = {id(p) for p in student + others if normalize(p.chosen) == normalize(p.rejected)}
-    for p in student + others:
-        if id(p) in same:
+    distinct = []
+    for p in pairs:
+        if normalize(p.chosen) == normalize(p.rejected):
             drops.drop(f"{p.source}: chosen and rejected are the same text", p.where)
-    student = [p for p in student if id(p) not in same]
-    others = [p for p in others if id(p) not in same]
-
-    # Dedup student first, so a copy elsewhere never removes a student pair.
-    kept, removed = dedup(student + others, lambda p: f"{p.prompt}\n{p.chosen}\n{p.rejected}",
-                          recipe.near_dup_threshold)
+        else:
+            distinct.append(p)
+    kept, removed = dedup(distinct, lambda p: f"{p.prompt}\n{p.chosen}\n{p.rejected}", threshold)
     for p, kind, first in removed:
         drops.drop(f"{p.source}: {kind} duplicate", f"{p.where} = {first.where}")
-    student = [p for p in kept if p.source in {s.name for s in recipe.student}]
-    others = [p for p in kept if p.source not in {s.name for s in recipe.student}]
+    return kept
+
+
+def build_preference(recipe: PreferenceRecipe, out_dir: Path,
+                     corruptor: Corruptor | None = None) -> PreferenceBuild:
+    if not recipe.sources():
+        raise InputError("no sources: give --student, --qa and/or --stack-exchange (or a --config recipe)")
+    names = [s.name for s in recipe.sources()]
+    if len(set(names)) != len(names):
+        raise InputError(f"source names must be unique, got {names}")
+    seed = recipe.seed
+    drops = Tally()
+    got = _collect(recipe, out_dir, corruptor, BadRowPolicy(recipe.skip_bad, drops), drops)
+    if not got.student:
+        raise InputError("no student pairs survived: the test split is student-only, so it would be empty")
+
+    # Student pairs first, so a copy elsewhere never removes a student pair.
+    kept = _clean(got.student + got.others, recipe.near_dup_threshold, drops)
+    student_names = {s.name for s in recipe.student}
+    student = [p for p in kept if p.source in student_names]
+    others = [p for p in kept if p.source not in student_names]
 
     student_train, test = _split_student(student, recipe.test_fraction, seed)
     leaked = leaks(student_train + others, [p.prompt for p in test], lambda p: p.prompt, recipe.leak_threshold)
@@ -173,17 +195,17 @@ def build_preference(recipe: PreferenceRecipe, out_dir: Path,
 
     report = {
         "seed": seed, "recipe": recipe.model_dump(mode="json"),
-        "corruption_backend": getattr(corruptor, "name", None),
-        "rows_read": dict(sorted(read.items())),
+        "corruption_backend": got.backend,
+        "rows_read": dict(sorted(got.read.items())),
         "written": {"train": len(train), "student_train": len(student_train), "test": len(test)},
         "per_source": {name: {"train": sum(p.source == name for p in train),
                               "test": sum(p.source == name for p in test)} for name in names},
-        "corruption_ops": dict(sorted(ops_count.items())),
+        "corruption_ops": dict(sorted(got.ops.items())),
         "dropped": drops.total(), "drops": drops.as_dict(),
         "leakage": {"removed_from_train": len(leaked), "overlaps": leakage[:50]},
     }
     report["lengths"] = _lengths(recipe.tokenizer, {"train": train, "test": test})
-    return PreferenceBuild(train, student_train, test, report, llm_calls, hits)
+    return PreferenceBuild(train, student_train, test, report, got.llm_calls, got.cache_hits)
 
 
 def _lengths(tokenizer: str | None, splits: dict[str, list[Pair]]) -> dict[str, Any]:
