@@ -196,3 +196,17 @@ def test_exclude_drops_questions_of_an_eval_set(cli, tmp_path, fixtures):
     stems = {q.stem for q in read_bank(out).questions}
     assert "Which gas do plants take in for photosynthesis?" not in stems and len(stems) == 3
     assert report["drops"]["question is in an --exclude set"]["examples"][0].endswith("arc.jsonl:1")
+
+
+def test_parquet_and_json_list_inputs_read_like_jsonl(cli, tmp_path, fixtures):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _rows(fixtures / "mmlu.jsonl")
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "mmlu.parquet")
+    (tmp_path / "mmlu.json").write_text(json.dumps(rows, indent=1))
+    a, ra = _build(cli, tmp_path / "a", "mmlu-science", fixtures / "mmlu.jsonl")
+    b, rb = _build(cli, tmp_path / "b", "mmlu-science", tmp_path / "mmlu.parquet")
+    c, _ = _build(cli, tmp_path / "c", "mmlu-science", tmp_path / "mmlu.json")
+    assert a.read_bytes() == b.read_bytes() == c.read_bytes()
+    assert rb["drops"]["not one of the 23 science subjects"]["examples"][0].endswith("mmlu.parquet#row2")

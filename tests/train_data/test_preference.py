@@ -243,3 +243,18 @@ def test_same_text_pairs_and_max_rows_are_counted(tmp_path, fixtures):
     assert build.report["drops"]["cs: chosen and rejected are the same text"]["examples"] == [f"{qa}:1"]
     assert build.report["rows_read"]["cs"] == 2
     assert [p.where for p in build.train if p.source == "cs"] == [f"{qa}:2"]
+
+
+def test_cli_bad_row_exits_2_with_one_line(tmp_path, fixtures):
+    import subprocess
+    import sys
+
+    se = tmp_path / "se.jsonl"
+    se.write_text('{"question": "Q?", "answers": [{"text": "a", "pm_score": "high"}]}\n')
+    proc = subprocess.run([sys.executable, "-m", "probllms_train.cli", "data", "preference", "--out",
+                           str(tmp_path / "o"), "--student", str(fixtures / "student.json"),
+                           "--stack-exchange", str(se), "--tokenizer", "words"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == f"error: {se}:1: answer 'pm_score' must be a number"
+    assert not (tmp_path / "o" / "train.jsonl").exists()  # nothing half-written
