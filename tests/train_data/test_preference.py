@@ -256,5 +256,19 @@ def test_cli_bad_row_exits_2_with_one_line(tmp_path, fixtures):
                            "--stack-exchange", str(se), "--tokenizer", "words"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == f"error: {se}:1: answer 'pm_score' must be a number"
+    assert proc.stderr.strip().splitlines() == [f"error: {se}:1: answer 'pm_score' must be a number"]
     assert not (tmp_path / "o" / "train.jsonl").exists()  # nothing half-written
+
+
+def test_student_ranking_criteria_spelling(tmp_path):
+    from probllms_train.data.preference.student import student_pairs
+    from probllms_train.data.rows import BadRowPolicy, Tally, read_rows
+
+    f = tmp_path / "m1.json"
+    f.write_text(json.dumps([{"question_id": 1, "course_id": 7, "question_complete": "Q?", "preference": [
+        {"A": "good", "B": "bad", "ranking_criteria": {"overall": "A", "correctness": "A"}},
+        {"A": "bad", "B": "worse", "ranking_criteria": {"overall": "B", "correctness": "None"}}]}]))
+    drops = Tally()
+    pairs = list(student_pairs(read_rows(f, BadRowPolicy(False, drops)), BadRowPolicy(False, drops), drops))
+    assert [(p.chosen, p.rejected) for p in pairs] == [(" good", " bad")]
+    assert drops.counts == {"student: neither answer correct": 1}

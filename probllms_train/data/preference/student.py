@@ -3,6 +3,8 @@
 One record: ``{"question_complete": str, "preference": [{"A": str, "B": str, "overall": "A"|"B"|...,
 "criteria": {"correctness": "A"|"B"|"AB"|"None", ...}}]}``. Chosen is the ``overall`` pick.
 Dropped and counted: neither answer correct (correctness "None"), overall not A or B.
+Course exports also name the criteria ``ranking_criteria`` and may keep ``overall`` inside
+them; both spellings are read.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def student_pairs(rows: Iterator[Row], policy: BadRowPolicy, drops: Tally,
             where = f"{row.where} (preference {k})"
             try:
                 a, b = text_field(pref, "A"), text_field(pref, "B")
-                criteria = pref.get("criteria") or {}
+                criteria = pref.get("criteria", pref.get("ranking_criteria")) or {}
                 if not isinstance(criteria, dict):
                     raise InputError("'criteria' must be an object")
                 correctness = str(criteria.get("correctness", "")).strip()
@@ -41,7 +43,7 @@ def student_pairs(rows: Iterator[Row], policy: BadRowPolicy, drops: Tally,
             except InputError as exc:
                 policy.bad(exc.message, where)
                 continue
-            overall = str(pref.get("overall", "")).strip()
+            overall = str(pref.get("overall", criteria.get("overall", ""))).strip()
             if correctness == "None":
                 drops.drop("student: neither answer correct", where)
             elif overall not in ("A", "B"):
