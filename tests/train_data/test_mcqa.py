@@ -9,7 +9,6 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 
 from probllms_tui.core.readers import read_bank
 from probllms_train.data.mcqa.distractors import last_boxed

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
 
 import pytest
@@ -146,7 +145,8 @@ def test_near_duplicates_are_found_and_exact_different_answers_kept():
     items = [base, base.replace("every", "each"), "a completely different answer about hash tables and their buckets"]
     kept, removed = dedup(items, lambda s: s, threshold=0.8)
     assert kept == [items[0], items[2]] and removed[0][1] == "near"
-    assert leaks(["hash tables and their buckets"], ["HASH tables  and their buckets"], lambda s: s, 0.8)[0][1] == "exact"
+    hits = leaks(["hash tables and their buckets"], ["HASH tables  and their buckets"], lambda s: s, 0.8)
+    assert hits[0][1] == "exact"
 
 
 def test_sample_budget_is_seeded_and_counted(tmp_path, fixtures):
@@ -182,7 +182,8 @@ def test_bad_rows_stop_with_file_line_or_are_counted(tmp_path, fixtures):
     build = build_preference(recipe.model_copy(update={"skip_bad": True}), tmp_path / "o")
     drops = build.report["drops"]
     assert drops["malformed: missing 'message_2' or 'answer'"]["examples"] == [f"{camel}:7"]
-    assert drops["malformed: invalid JSON (Expecting property name enclosed in double quotes)"]["examples"] == [f"{camel}:8"]
+    bad_json = "malformed: invalid JSON (Expecting property name enclosed in double quotes)"
+    assert drops[bad_json]["examples"] == [f"{camel}:8"]
 
 
 def test_bad_student_item_names_its_line(tmp_path, fixtures):

@@ -35,4 +35,5 @@ def percentiles(values: Sequence[int]) -> dict[str, float]:
     if not values:
         return {}
     arr = np.asarray(values)
-    return {f"p{p}": round(float(np.percentile(arr, p)), 1) for p in PERCENTILES} | {"mean": round(float(arr.mean()), 1)}
+    out = {f"p{p}": round(float(np.percentile(arr, p)), 1) for p in PERCENTILES}
+    return out | {"mean": round(float(arr.mean()), 1)}
