@@ -10,19 +10,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
 from probllms_tui.app.config import AppConfig
-from probllms_tui.app.screens.ask import AskScreen
 from probllms_tui.app.screens.help import HelpScreen
-from probllms_tui.app.screens.models import ModelsScreen
-from probllms_tui.app.screens.notes import NotesScreen
 from probllms_tui.app.screens.practice import PracticeScreen
 from probllms_tui.app.session import PracticeSession, QuestionBank, builtin_bank
 from probllms_tui.core.errors import one_line
@@ -31,11 +31,30 @@ from probllms_tui.engine.base import Engine
 from probllms_tui.store import Settings, Store
 
 
+def _ask_screen() -> Screen:
+    # The other screens import on first visit: only practice is on the first-frame path.
+    from probllms_tui.app.screens.ask import AskScreen
+
+    return AskScreen()
+
+
+def _models_screen() -> Screen:
+    from probllms_tui.app.screens.models import ModelsScreen
+
+    return ModelsScreen()
+
+
+def _notes_screen() -> Screen:
+    from probllms_tui.app.screens.notes import NotesScreen
+
+    return NotesScreen()
+
+
 class ProbLLMsApp(App):
     TITLE = "ProbLLMs"
     SUB_TITLE = "practice MCQs with a local model and your notes"
-    CSS_PATH = "styles/app.tcss"
-    MODES = {"practice": PracticeScreen, "ask": AskScreen, "models": ModelsScreen, "notes": NotesScreen}
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"  # absolute: subclasses may live anywhere
+    MODES = {"practice": PracticeScreen, "ask": _ask_screen, "models": _models_screen, "notes": _notes_screen}
     DEFAULT_MODE = "practice"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (96, "-wide")]
     BINDINGS = [
@@ -114,15 +133,29 @@ class ProbLLMsApp(App):
             if old is not None:
                 old.close()
             try:
-                engine = self.config.engine_factory(name, self.config.models_dir, self.settings.context_length)
+                self.engine = self.config.engine_factory(name, self.config.models_dir,
+                                                         self.settings.context_length)
+                self.engine_error = ""
             except Exception as exc:  # ModelLoadError and anything llama.cpp raises
                 self.engine_error = one_line(exc)
-                self.call_from_thread(self._model_failed)
-            else:
-                self.engine, self.engine_error = engine, ""
-                self.call_from_thread(self._model_ready)
             finally:
                 self._engine_ready.set()
+        # Outside the lock, and without waiting: quitting mid-load must not deadlock.
+        self.from_thread(self._model_ready if self.engine is not None else self._model_failed)
+
+    class RunOnUi(Message):
+        def __init__(self, fn: Callable[[], object]) -> None:
+            super().__init__()
+            self.fn = fn
+
+    def from_thread(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+        """Run ``fn`` on the UI thread soon; unlike call_from_thread it never blocks the worker,
+        so a worker holding the model lock cannot deadlock an app that is shutting down."""
+        self.post_message(self.RunOnUi(partial(fn, *args, **kwargs)))
+
+    @on(RunOnUi)
+    def _run_on_ui(self, message: RunOnUi) -> None:
+        message.fn()
 
     def _model_ready(self) -> None:
         self.model_label = self.engine.name if self.engine else self.model_label
@@ -159,8 +192,8 @@ class ProbLLMsApp(App):
             try:
                 self._retriever = self.config.retriever_factory(self.config.data_dir)
             except Exception as exc:
-                self.call_from_thread(self.notify, f"Notes index unavailable: {one_line(exc)}",
-                                      severity="warning", timeout=10)
+                self.from_thread(self.notify, f"Notes index unavailable: {one_line(exc)}",
+                                 severity="warning", timeout=10)
         return self._retriever
 
     def forget_retriever(self) -> None:
@@ -173,7 +206,7 @@ class ProbLLMsApp(App):
 
     def choose_model(self, name: str) -> None:
         """Load ``name`` ("" = default) and remember it for the next start."""
-        self.settings = self.settings.model_copy(update={"model": name})
+        self.settings = self.settings.updated({"model": name})
         try:
             self.store.save_settings(self.settings)
         except Exception as exc:

@@ -1,33 +1,21 @@
-"""User settings: what the models screen edits and the store persists (one JSON row each)."""
+"""User settings: what the models screen edits and the store persists (one JSON row each).
+
+A dataclass with a table of allowed ranges rather than a pydantic model: building the first
+pydantic model costs ~0.3 s of imports, and settings load before the app's first frame.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, ValidationError
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
-
-class Settings(BaseModel):
-    model: str = ""  # registry name or path; "" = the default model
-    temperature: float = Field(0.2, ge=0.0, le=2.0)
-    max_tokens: int = Field(192, ge=16, le=2048)
-    context_length: int = Field(2048, ge=512, le=32768)
-    rag: bool = True
-    k: int = Field(3, ge=1, le=10)
-
-    @classmethod
-    def from_rows(cls, rows: dict[str, object]) -> tuple["Settings", list[str]]:
-        """Build from stored values; a bad stored value falls back to its default (reported)."""
-        good: dict[str, object] = {}
-        problems: list[str] = []
-        for key, value in rows.items():
-            if key not in cls.model_fields:
-                continue
-            try:
-                cls.model_validate({key: value})
-                good[key] = value
-            except ValidationError as exc:
-                problems.append(f"setting {key}={value!r} ignored: {exc.errors()[0]['msg']}")
-        return cls.model_validate(good), problems
-
+# key -> (type, lowest, highest); bools and strings have no range
+RANGES: dict[str, tuple[type, float, float]] = {
+    "temperature": (float, 0.0, 2.0),
+    "max_tokens": (int, 16, 2048),
+    "context_length": (int, 512, 32768),
+    "k": (int, 1, 10),
+}
 
 SETTING_LABELS = {
     "temperature": "Temperature",
@@ -36,3 +24,65 @@ SETTING_LABELS = {
     "rag": "Use notes (RAG)",
     "k": "Passages (k)",
 }
+
+
+class SettingError(ValueError):
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{SETTING_LABELS.get(key, key)}: {message}")
+        self.key = key
+
+
+def check_value(key: str, value: Any) -> Any:
+    """The value converted to the setting's type, or SettingError saying what is allowed."""
+    if key == "rag":
+        if isinstance(value, bool):
+            return value
+        raise SettingError(key, "must be true or false")
+    if key == "model":
+        if isinstance(value, str):
+            return value
+        raise SettingError(key, "must be a model name or path")
+    kind, low, high = RANGES[key]
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = kind(value) if kind is float else int(str(value).strip())
+    except (TypeError, ValueError):
+        raise SettingError(key, f"must be {'a number' if kind is float else 'a whole number'}") from None
+    if not low <= number <= high:
+        raise SettingError(key, f"must be between {low:g} and {high:g}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = ""  # registry name or path; "" = the default model
+    temperature: float = 0.2
+    max_tokens: int = 192
+    context_length: int = 2048
+    rag: bool = True
+    k: int = 3
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def updated(self, values: dict[str, Any]) -> "Settings":
+        """A copy with ``values`` applied; SettingError on the first bad one."""
+        return replace(self, **{k: check_value(k, v) for k, v in values.items() if k in self.keys()})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_rows(cls, rows: dict[str, object]) -> tuple["Settings", list[str]]:
+        """Build from stored values; a bad stored value falls back to its default (reported)."""
+        settings, problems = cls(), []
+        for key, value in rows.items():
+            if key not in cls.keys():
+                continue
+            try:
+                settings = settings.updated({key: value})
+            except SettingError as exc:
+                problems.append(f"setting {key}={value!r} ignored: {exc}")
+        return settings, problems

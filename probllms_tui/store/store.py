@@ -164,7 +164,7 @@ class Store:
         con = self.con
         con.execute("BEGIN IMMEDIATE")
         try:
-            for key, value in settings.model_dump().items():
+            for key, value in settings.as_dict().items():
                 con.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, json.dumps(value)))
             con.execute("COMMIT")
         except BaseException:

@@ -6,7 +6,6 @@ shows an indeterminate progress bar (llama.cpp reports no load fraction through 
 
 from __future__ import annotations
 
-from pydantic import ValidationError
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -19,7 +18,7 @@ from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
 from probllms_tui.core.errors import one_line
 from probllms_tui.store import Settings
-from probllms_tui.store.settings import SETTING_LABELS
+from probllms_tui.store.settings import SETTING_LABELS, SettingError
 
 NUMERIC = ("temperature", "max_tokens", "context_length", "k")
 
@@ -98,9 +97,9 @@ class ModelsScreen(Screen):
         try:
             rows = list_models(self.app.config.models_dir)
         except Exception as exc:  # a broken manifest.json: say where, keep the screen usable
-            self.app.call_from_thread(self.notify, f"Model registry: {one_line(exc)}", severity="error")
+            self.app.from_thread(self.notify, f"Model registry: {one_line(exc)}", severity="error")
             rows = []
-        self.app.call_from_thread(self._show_rows, rows)
+        self.app.from_thread(self._show_rows, rows)
 
     def _show_rows(self, rows: list[dict]) -> None:
         self._rows = rows
@@ -126,11 +125,9 @@ class ModelsScreen(Screen):
             values[key] = self.query_one(f"#set-{key}", Input).value.strip()
         error = self.query_one("#settings-error", Static)
         try:
-            settings = Settings.model_validate({**self.app.settings.model_dump(), **values})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            label = SETTING_LABELS.get(str(first["loc"][0]), str(first["loc"][0]))
-            error.update(Text(f"✗ {label}: {first['msg']}", style="red"))
+            settings = self.app.settings.updated(values)
+        except SettingError as exc:
+            error.update(Text(f"✗ {exc}", style="red"))
             return
         error.update("")
         self.app.apply_settings(settings)

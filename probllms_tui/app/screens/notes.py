@@ -81,7 +81,7 @@ class NotesScreen(Screen):
                 text = describe_status(service.index_status(self.app.config.data_dir))
             except Exception as exc:
                 text = Text(f"Index not available: {one_line(exc)}", style="yellow")
-        self.app.call_from_thread(self.query_one("#index-status", Static).update, text)
+        self.app.from_thread(self.query_one("#index-status", Static).update, text)
 
     def action_reindex(self) -> None:
         if rag_service() is None:
@@ -98,15 +98,15 @@ class NotesScreen(Screen):
         app = self.app
 
         def progress(done: int, total: int, path: str) -> None:
-            app.call_from_thread(self._progress, done, total, str(path))
+            app.from_thread(self._progress, done, total, str(path))
 
         try:
             rag_service().build_index(self.notes_dir(), app.config.data_dir, rebuild=True, progress=progress)
         except Exception as exc:
-            app.call_from_thread(self._finished, f"Reindex failed: {one_line(exc)}", "error")
+            app.from_thread(self._finished, f"Reindex failed: {one_line(exc)}", "error")
         else:
             app.forget_retriever()
-            app.call_from_thread(self._finished, "Notes index rebuilt", "information")
+            app.from_thread(self._finished, "Notes index rebuilt", "information")
 
     def _progress(self, done: int, total: int, path: str) -> None:
         self.query_one("#index-progress", ProgressBar).update(total=max(total, 1), progress=done)
