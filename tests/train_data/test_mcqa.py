@@ -209,3 +209,41 @@ def test_parquet_and_json_list_inputs_read_like_jsonl(cli, tmp_path, fixtures):
     c, _ = _build(cli, tmp_path / "c", "mmlu-science", tmp_path / "mmlu.json")
     assert a.read_bytes() == b.read_bytes() == c.read_bytes()
     assert rb["drops"]["not one of the 23 science subjects"]["examples"][0].endswith("mmlu.parquet#row2")
+
+
+def test_rules_hold_over_many_generated_rows(cli, tmp_path):
+    """200 GSM8K rows with random answers and a spread of MATH answer shapes, re-derived."""
+    import random
+
+    rng = random.Random(7)
+    gsm = tmp_path / "gsm.jsonl"
+    finals = {}
+    with gsm.open("w") as fh:
+        for i in range(200):
+            final = rng.choice([0, 1, 2, rng.randint(3, 99), rng.randint(100, 100000)])
+            finals[f"Problem {i}: how many?"] = final
+            fh.write(json.dumps({"question": f"Problem {i}: how many?", "answer": f"work\n#### {final:,}"}) + "\n")
+    out, report = _build(cli, tmp_path / "g", "gsm8k", gsm)
+    for q in read_bank(out, strict=True).questions:
+        final = finals[q.stem]
+        values = [int(o) for o in q.options]
+        assert q.option(q.answer) == str(final) and len(set(values)) == 4
+        assert all(1 <= abs(v - final) <= 10 for v in values if v != final)
+    letters = report["check"]["stats"]["answer_letters"]
+    assert min(letters.values()) > 25  # shuffled: every letter is the answer about 50 times
+
+    answers = [r"\frac{7}{12}", r"-\frac{3}{2}", r"3\sqrt{2}", r"(2, -5)", r"x^2 - 4x + 1", r"\pi/4", r"12.50",
+               r"\$1,\!200", r"\begin{pmatrix} 1 \\ -2 \end{pmatrix}", r"10^{-3}", r"[0, 1)", r"2^{10}"]
+    math = tmp_path / "math.jsonl"
+    with math.open("w") as fh:
+        for i, a in enumerate(answers * 5):
+            fh.write(json.dumps({"problem": f"Problem {i}", "solution": f"So $\\boxed{{{a}}}$.", "type": "Algebra"}) + "\n")
+    out, report = _build(cli, tmp_path / "m", "math", math)
+    qs = read_bank(out, strict=True).questions
+    assert len(qs) == 60 and report["dropped"] == 0
+    for q in qs:
+        answer = answers[int(q.stem.split()[1]) % len(answers)]
+        assert q.option(q.answer) == answer
+        for d in (o for o in q.options if o != answer):
+            change = _one_number_changed(answer, d)
+            assert change is not None and 1 <= abs(change) <= 5, (answer, d)
