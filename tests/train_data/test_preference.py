@@ -273,3 +273,18 @@ def test_student_ranking_criteria_spelling(tmp_path):
     pairs = list(student_pairs(read_rows(f, BadRowPolicy(False, drops)), BadRowPolicy(False, drops), drops))
     assert [(p.chosen, p.rejected) for p in pairs] == [(" good", " bad")]
     assert drops.counts == {"student: neither answer correct": 1}
+
+
+def test_token_lengths_with_a_tokenizer_folder(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from probllms_train.data.preference.lengths import token_counter
+
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(["what is a monoid ?"], trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(tmp_path / "tok")
+    desc, count, close = token_counter(str(tmp_path / "tok"))
+    assert desc == "tok (HF tokenizer)" and count("what is a monoid ?") == 5 and count("a b") == 2
+    close()

@@ -1,12 +1,14 @@
 """Token-length percentiles of prompts and responses, counted with a real tokenizer.
 
 Default: the vocabulary of a GGUF model from the registry (llama.cpp loads the vocabulary
-only, no weights: well under a second). "words" counts whitespace words, for quick runs.
+only, no weights: about a second). A folder is read as a Hugging Face tokenizer (the
+training model's, on the cluster). "words" counts whitespace words, for quick runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +19,12 @@ def token_counter(tokenizer: str | None) -> tuple[str, Callable[[str], int], Cal
     """(description, count(text), close()) for a registry name / GGUF path, None (default) or "words"."""
     if tokenizer == "words":
         return "whitespace words", lambda text: len(text.split()), lambda: None
+    if tokenizer and Path(tokenizer).is_dir():
+        from transformers import AutoTokenizer  # train extra; only for a tokenizer folder
+
+        tok = AutoTokenizer.from_pretrained(tokenizer)
+        return (f"{Path(tokenizer).name} (HF tokenizer)",
+                lambda text: len(tok(text, add_special_tokens=False)["input_ids"]), lambda: None)
     import llama_cpp
 
     from probllms_tui.core.paths import models_dir
