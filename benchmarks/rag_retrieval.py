@@ -25,16 +25,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import require_shared_file, wilson_interval  # noqa: E402
 
 
-def write_notes(rows: list[dict], folder: Path, n_files: int, seed: int) -> list[tuple[str, int, int]]:
-    """Answer paragraphs into ``n_files`` files; returns (display path, first, last line) per row."""
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
+def write_notes(rows: list[dict], folder: Path, n_files: int, seed: int,
+                distractors: bool) -> list[tuple[str, int, int]]:
+    """Answer paragraphs into ``n_files`` files; returns (display path, first, last line) per row.
+
+    With ``distractors`` every `rejected` answer (a near copy of its `chosen` one, often with
+    a wrong claim) also goes in, elsewhere: only the chosen paragraph counts as a hit.
+    """
+    items = [(i, "chosen") for i in range(len(rows))]
+    items += [(i, "rejected") for i in range(len(rows))] if distractors else []
+    random.Random(seed).shuffle(items)
     where: list[tuple[str, int, int]] = [("", 0, 0)] * len(rows)
     for f in range(n_files):
         lines: list[str] = []
-        for i in order[f::n_files]:
-            para = " ".join(rows[i]["chosen"].split())
-            where[i] = (f"{folder.name}/course{f}.txt", len(lines) + 1, len(lines) + 1)
+        for i, field in items[f::n_files]:
+            para = " ".join(rows[i][field].split())
+            if field == "chosen":
+                where[i] = (f"{folder.name}/course{f}.txt", len(lines) + 1, len(lines) + 1)
             lines += [para, ""]
         (folder / f"course{f}.txt").write_text("\n".join(lines))
     return where
@@ -54,6 +61,7 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=6)
     ap.add_argument("--limit", type=int, default=0, help="only the first N rows (0: all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--distractors", action="store_true", help="also index the `rejected` answers")
     args = ap.parse_args()
     source = require_shared_file("cs_theoryQA.jsonl")
     if source is None:
@@ -67,10 +75,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         notes = Path(tmp) / "notes"
         notes.mkdir()
-        targets = write_notes(rows, notes, args.files, args.seed)
+        targets = write_notes(rows, notes, args.files, args.seed, args.distractors)
         t0 = time.perf_counter()
         report = build_index(notes, Path(tmp) / "home")
-        print(f"indexed {len(rows)} answer paragraphs in {args.files} files -> {report['chunks_total']} chunks "
+        print(f"indexed {len(rows)} answer paragraphs{' + as many distractors' if args.distractors else ''} in {args.files} files -> {report['chunks_total']} chunks "
               f"({time.perf_counter() - t0:.1f} s, embedder load included)")
         retriever = open_retriever(Path(tmp) / "home")
         queries = [r["prompt"].removeprefix("Question:").strip() for r in rows]

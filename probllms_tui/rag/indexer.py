@@ -54,6 +54,9 @@ class _FileVersions:
     def complete(self, file_hash: str) -> bool:
         return file_hash in self.ids and len(self.ids[file_hash]) == self.expected[file_hash]
 
+    def all_ids(self) -> list[str]:
+        return [i for ids in self.ids.values() for i in ids]
+
     def ids_except(self, file_hash: str) -> list[str]:
         return [i for h, ids in self.ids.items() if h != file_hash for i in ids]
 
@@ -168,7 +171,7 @@ def _index(col, limit: int, notes_dir: Path, embedder: Embedder, progress: Progr
         flush()
     for rel, versions in indexed.items():
         if rel not in seen:  # deleted from the folder (or the index moved to another folder)
-            gone = versions.ids_except("")
+            gone = versions.all_ids()
             store.delete_ids(col, limit, gone)
             report["removed"] += 1
             report["chunks_removed"] += len(gone)
