@@ -108,6 +108,12 @@ def test_report_adds_up_and_has_lengths(built):
     _, build = built
     r = build.report
     assert r["written"]["train"] == sum(v["train"] for v in r["per_source"].values())
+    late = ("same text", "duplicate", "leaks into test")
+    for src, n in r["pairs_built"].items():
+        late_drops = sum(d["count"] for k, d in r["drops"].items()
+                         if k.startswith(f"{src}:") and any(w in k for w in late))
+        assert n == r["per_source"][src]["train"] + r["per_source"][src]["test"] + late_drops, src
+    assert r["pairs_built"]["student"] == 21 and r["pairs_built"]["stack-exchange"] == 2
     assert r["lengths"]["train"]["chosen"]["p50"] > 0 and set(r["lengths"]["train"]) == {"prompt", "chosen", "rejected"}
 
 

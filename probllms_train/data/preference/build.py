@@ -175,6 +175,7 @@ def build_preference(recipe: PreferenceRecipe, out_dir: Path,
     if not got.student:
         raise InputError("no student pairs survived: the test split is student-only, so it would be empty")
 
+    built = Counter(p.source for p in got.student + got.others)
     # Student pairs first, so a copy elsewhere never removes a student pair.
     kept = _clean(got.student + got.others, recipe.near_dup_threshold, drops)
     student_names = {s.name for s in recipe.student}
@@ -197,6 +198,8 @@ def build_preference(recipe: PreferenceRecipe, out_dir: Path,
         "seed": seed, "recipe": recipe.model_dump(mode="json"),
         "corruption_backend": got.backend,
         "rows_read": dict(sorted(got.read.items())),
+        # pairs that reached cleaning = train + test + same-text/duplicate/leak drops, per source
+        "pairs_built": {name: built.get(name, 0) for name in names},
         "written": {"train": len(train), "student_train": len(student_train), "test": len(test)},
         "per_source": {name: {"train": sum(p.source == name for p in train),
                               "test": sum(p.source == name for p in test)} for name in names},
