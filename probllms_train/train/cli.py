@@ -34,6 +34,10 @@ def dpo_command(
     from probllms_train.train.config import load_recipe
     from probllms_train.train.run import run_dpo
 
+    if resume and output is None:
+        from probllms_tui.core.errors import InputError
+
+        raise InputError("--resume needs --output, the run folder to continue")
     resolved, path = load_recipe(recipe, overrides)
     result = run_dpo(resolved, str(path), output, resume=resume, log=_log)
     typer.echo(f"{result.status} at step {result.step} in {result.seconds:.0f} s: {result.run_dir}")

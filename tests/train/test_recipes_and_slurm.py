@@ -18,7 +18,7 @@ def test_every_packaged_recipe_validates_and_7b_keeps_the_paper_defaults(tmp_pat
     assert {"probllm-7b", "student-only-7b", "tiny-cpu", "gemma-270m-cpu"} <= set(recipe_names())
     data = tmp_path / "data" / "preference"
     data.mkdir(parents=True)
-    for name in ("train.jsonl", "test.jsonl"):
+    for name in ("train.jsonl", "student_train.jsonl", "test.jsonl"):
         (data / name).write_text('{"prompt": "Q?", "chosen": "yes", "rejected": "no", "source": "student"}\n')
     monkeypatch.chdir(tmp_path)  # the 7B recipes read data/preference/*.jsonl from the working dir
     full, _ = load_recipe("probllm-7b")
@@ -32,7 +32,7 @@ def test_every_packaged_recipe_validates_and_7b_keeps_the_paper_defaults(tmp_pat
     assert full.model.name_or_path == "deepseek-ai/deepseek-math-7b-rl"
     # student-only differs in the training rows only: same hyperparameters, same test file
     assert student.dpo == full.dpo and student.lora == full.lora and student.data.test == full.data.test
-    assert student.data.sources == ["student"] and full.data.sources is None
+    assert student.data.train.endswith("student_train.jsonl") and full.data.train.endswith("/train.jsonl")
     tiny, _ = load_recipe("tiny-cpu")
     assert (tiny.dpo.bf16, tiny.dpo.optim, tiny.model.source) == (False, "adamw_torch", "tiny")
 
