@@ -27,7 +27,7 @@ from probllms_train.data.preference.qa import qa_items, qa_pairs
 from probllms_train.data.preference.recipe import PreferenceRecipe, SourceSpec
 from probllms_train.data.preference.stackexchange import se_pairs
 from probllms_train.data.preference.student import student_pairs
-from probllms_train.data.rows import BadRowPolicy, Row, Tally, hub_rows, read_rows, write_json, write_jsonl
+from probllms_train.data.rows import BadRowPolicy, Tally, hub_rows, read_rows, write_json, write_jsonl
 
 
 @dataclass
@@ -38,7 +38,6 @@ class PreferenceBuild:
     report: dict[str, Any]
     llm_calls: int = 0
     cache_hits: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def _rows(spec: SourceSpec, policy: BadRowPolicy):
@@ -238,4 +237,4 @@ def write_preference(build: PreferenceBuild, out_dir: Path) -> None:
     write_json(out_dir / "report.json", build.report)
 
 
-__all__ = ["PreferenceBuild", "build_preference", "write_preference", "Row"]
+__all__ = ["PreferenceBuild", "build_preference", "write_preference"]
