@@ -110,6 +110,8 @@ def preference(
 ) -> None:
     """Build DPO preference pairs (student annotations, corrupted QA, Stack Exchange)."""
     from probllms_train.data.preference.build import build_preference, write_preference
+    from pydantic import ValidationError
+
     from probllms_train.data.preference.recipe import PreferenceRecipe, SourceSpec, load_recipe
 
     recipe = load_recipe(config) if config else PreferenceRecipe()
@@ -138,7 +140,11 @@ def preference(
         if value is not None:
             setattr(upd, attr, value)
     upd.skip_bad = upd.skip_bad or skip_bad
-    recipe = PreferenceRecipe.model_validate(upd.model_dump())  # re-validate the flags' values
+    try:
+        recipe = PreferenceRecipe.model_validate(upd.model_dump())  # re-validate the flags' values
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
     build = build_preference(recipe, out)
     write_preference(build, out)

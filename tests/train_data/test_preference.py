@@ -218,6 +218,8 @@ def test_cli_flags_and_recipe_yaml(cli, tmp_path, fixtures):
         load_recipe(bad)
     res = cli("preference", "--out", out, "--student", fixtures / "student.json", "--sample", "nope=3")
     assert res.exit_code != 0 and "no source named 'nope'" in str(res.exception)
+    res = cli("preference", "--out", out, "--student", fixtures / "student.json", "--backend", "magic")
+    assert isinstance(res.exception, InputError) and "corruption.backend" in str(res.exception)
 
 
 def test_cs_theory_qa_passes_through(tmp_path, fixtures, shared_data):
