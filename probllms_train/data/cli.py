@@ -31,8 +31,10 @@ def mcqa(
     exclude: list[Path] = typer.Option([], help="MCQ file(s) whose questions must not appear (e.g. the eval set). Repeatable."),
 ) -> None:
     """Build an MCQ set from ARC, MMLU (23 science subjects), GSM8K or MATH."""
-    from probllms_train.data.mcqa.build import build_mcqa, write_mcqa
+    from probllms_train.data.mcqa.build import FORMATS, build_mcqa, write_mcqa
 
+    if fmt not in FORMATS:  # before reading a whole hub split
+        raise InputError(f"unknown format {fmt!r}; use seed or structured")
     build = build_mcqa(source, split, from_path=from_path, seed=seed, limit=limit, skip_bad=skip_bad,
                        exclude=list(exclude))
     report = write_mcqa(build, out, fmt, {"source": source, "split": split, "seed": seed, "format": fmt,
