@@ -65,7 +65,8 @@ class ModelsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Name", "Quant", "Size", "Base model")
+        table.add_columns("", "Name", "Quant", "Size", "Base model")
+        table.focus()
         self._rows: list[dict] = []
         self._fill_settings(self.app.settings)
         self.watch(self.app, "model_state", self._show_load_state)
@@ -78,6 +79,8 @@ class ModelsScreen(Screen):
 
     def _show_load_state(self, state: str) -> None:
         app = self.app
+        if self._rows:
+            self._show_rows(self._rows)  # move the ● to the model now loaded
         bar = self.query_one("#load-progress", ProgressBar)
         bar.display = state == "loading"
         if state == "loading":
@@ -104,10 +107,14 @@ class ModelsScreen(Screen):
     def _show_rows(self, rows: list[dict]) -> None:
         self._rows = rows
         table = self.query_one(DataTable)
+        cursor = table.cursor_row
         table.clear()
         for r in rows:
             size = "missing" if r["missing"] else f"{r['size'] / 2**20:.0f} MB"
-            table.add_row(r["name"], r["quantization"], size, r["base"])
+            active = "●" if self.app.engine is not None and self.app.engine.name == r["name"] else ""
+            table.add_row(active, r["name"], r["quantization"], size, r["base"])
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if not 0 <= event.cursor_row < len(self._rows):
