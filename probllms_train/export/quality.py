@@ -36,6 +36,7 @@ class QuantQuality:
     flip_rate: float | None = None
     n_questions: int = 0
     flipped_ids: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # per question, in report order
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -47,9 +48,11 @@ def comparison_text(q: MCQ) -> str:
 
 
 def _log_softmax(rows: np.ndarray) -> np.ndarray:
-    rows = rows.astype(np.float64)
+    """Row-wise log-softmax in float32 (Gemma's rows are 262k wide), normaliser in float64."""
+    rows = rows.astype(np.float32, copy=False)
     m = rows.max(axis=1, keepdims=True)
-    return rows - (m + np.log(np.exp(rows - m).sum(axis=1, keepdims=True)))
+    lse = np.log(np.exp(rows - m).sum(axis=1, keepdims=True, dtype=np.float64)).astype(np.float32)
+    return rows - (m + lse)
 
 
 def _all_logits(llm, tokens: list[int]) -> np.ndarray:
@@ -78,13 +81,15 @@ def next_token_divergence(reference: Path, candidates: dict[str, Path], texts: S
             tokens = ref.tokenize(text.encode("utf-8"), add_bos=True, special=False)[:n_ctx]
             ref_logits = _all_logits(ref, tokens)
             n_pos += len(tokens)
-            for q, llm in models.items():
-                cand_logits = _all_logits(llm, tokens)
-                for s in range(0, len(tokens), LOGIT_ROWS_PER_CHUNK):
-                    lp = _log_softmax(ref_logits[s:s + LOGIT_ROWS_PER_CHUNK])
-                    lq = _log_softmax(cand_logits[s:s + LOGIT_ROWS_PER_CHUNK])
-                    klds[q].append((np.exp(lp) * (lp - lq)).sum(axis=1))
-                    agree[q] += int((lp.argmax(1) == lq.argmax(1)).sum())
+            cand_logits = {q: _all_logits(llm, tokens) for q, llm in models.items()}
+            for s in range(0, len(tokens), LOGIT_ROWS_PER_CHUNK):
+                lp = _log_softmax(ref_logits[s:s + LOGIT_ROWS_PER_CHUNK])
+                p = np.exp(lp)
+                top_ref = lp.argmax(1)
+                for q, logits in cand_logits.items():
+                    lq = _log_softmax(logits[s:s + LOGIT_ROWS_PER_CHUNK])
+                    klds[q].append((p * (lp - lq)).sum(axis=1, dtype=np.float64))
+                    agree[q] += int((top_ref == lq.argmax(1)).sum())
     finally:
         for llm in [ref, *models.values()]:
             llm.close()
@@ -116,4 +121,5 @@ def answer_stats(reference: list[str], answers: list[str], questions: Sequence[M
         "flip_rate": len(flipped) / len(questions) if questions else None,
         "n_questions": len(questions),
         "flipped_ids": flipped,
+        "answers": list(answers),
     }

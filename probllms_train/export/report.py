@@ -1,4 +1,4 @@
-"""The quality report: ``<name>-report.json``, ``<name>-report.md`` and the printed table."""
+"""The quality report: ``<name>.report.json``, ``<name>.report.md`` and the printed table."""
 
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ def table(rows: list[QuantQuality]) -> str:
 
 def write_report(models_dir: Path, name: str, meta: dict, rows: list[QuantQuality]) -> tuple[Path, Path]:
     data = {**meta, "anchors_llama3_8b": LLAMA_CPP_ANCHORS, "quantizations": [r.to_json() for r in rows]}
-    json_path = models_dir / f"{name}-report.json"
-    md_path = models_dir / f"{name}-report.md"
+    json_path = models_dir / f"{name}.report.json"
+    md_path = models_dir / f"{name}.report.md"
     write_text_atomic(json_path, json.dumps(data, indent=2) + "\n")
     md = [
         f"# Export report: {name}",

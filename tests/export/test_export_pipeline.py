@@ -33,7 +33,7 @@ def test_export_writes_validated_registered_files(tiny_export):
         assert entry.sha256 == sha256_file(path)
         assert entry.size_bytes == path.stat().st_size
         assert entry.prompt_format == "probllms-v1" and entry.scoring_method == "cloze"
-        modelfile = (models / f"{name}.Modelfile").read_text()
+        modelfile = (models / f"Modelfile.{name}").read_text()
         assert modelfile.startswith(f"FROM ./{entry.file}\n") and 'PARAMETER stop "Question:"' in modelfile
     sizes = {n: e.size_bytes for n, e in names.items()}
     assert sizes["tiny-q4_k_m"] < sizes["tiny-q8_0"] < sizes["tiny-f16"]
@@ -56,6 +56,11 @@ def test_quality_report_is_sane(tiny_export):
 
 
 def test_exported_models_listed_and_answer_through_the_tui_cli(tiny_export, tmp_path):
+    """`probllms-tui models` lists all three at once; each loads through the registry and
+    answers, the 4-bit one through `probllms-tui ask` itself."""
+    from probllms_tui.core.mcq import MCQ
+    from probllms_tui.engine.load import open_engine
+
     models, _ = tiny_export
     env = _cli_env(models, tmp_path)
     listed = json.loads(subprocess.run(
@@ -64,13 +69,18 @@ def test_exported_models_listed_and_answer_through_the_tui_cli(tiny_export, tmp_
     by_name = {r["name"]: r for r in listed}
     for name, quant in (("tiny-f16", "F16"), ("tiny-q8_0", "Q8_0"), ("tiny-q4_k_m", "Q4_K_M")):
         assert by_name[name]["quantization"] == quant and by_name[name]["registered"]
-        out = subprocess.run(
-            [sys.executable, "-m", "probllms_tui.cli.main", "ask", "--model", name, "--json", "--no-rag"],
-            input=QUESTION, env=env, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        answer = json.loads(out.stdout)
-        assert answer["model"] == name and answer["answer"] in "ABCD"
-        assert abs(sum(answer["probabilities"].values()) - 1) < 1e-3
+    q = MCQ("Which number is prime?", ("four", "six", "seven", "nine"))
+    for name in ("tiny-f16", "tiny-q8_0"):
+        with open_engine(name, models_dir=models, n_ctx=256, threads=(1, 1)) as engine:
+            result = engine.score(q)
+        assert result.model == name and result.answer in "ABCD"
+    out = subprocess.run(
+        [sys.executable, "-m", "probllms_tui.cli.main", "ask", "--model", "tiny-q4_k_m", "--json", "--no-rag"],
+        input=QUESTION, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["model"] == "tiny-q4_k_m" and answer["answer"] in "ABCD"
+    assert abs(sum(answer["probabilities"].values()) - 1) < 1e-3
 
 
 def test_lora_merge_changes_outputs_and_records_the_run(tiny_export, tiny_model_dir, lora_run_dir, tmp_path):
