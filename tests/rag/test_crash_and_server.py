@@ -30,7 +30,7 @@ indexer.build_index(Path(sys.argv[1]), Path(sys.argv[2]),
 """
 
 
-def _write_course(folder: Path, version: str, n_files: int = 12) -> None:
+def _write_course(folder: Path, version: str, n_files: int = 20) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n_files):
         paras = [f"Lecture {i} {version}, part {j}: the topic is item{i}x{j} and its properties "
@@ -55,6 +55,10 @@ def test_kill_9_while_replacing_then_rerun_is_consistent(tmp_path, embedder):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         for line in proc.stdout:
+            if int(line) == 2:  # a reader while the writer runs: not blocked, and sees whole files
+                store.wipe_cache()
+                hits = open_retriever(data).search("item5x1 properties", k=3)
+                assert hits and all(h.meta["path"].startswith("notes/lecture") for h in hits)
             if int(line) >= 4:
                 os.kill(proc.pid, signal.SIGKILL)
                 break
