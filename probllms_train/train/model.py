@@ -42,6 +42,7 @@ def convert_gguf_once(gguf: Path, log=print) -> Path:
     """
     out = gguf_cache_dir(gguf)
     if (out / "done.json").is_file():
+        _drop_gguf_quantization(out / "config.json")
         return out
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -57,6 +58,7 @@ def convert_gguf_once(gguf: Path, log=print) -> Path:
     fresh.load_state_dict(loaded.state_dict())
     tmp = out.with_name(out.name + ".tmp")
     fresh.save_pretrained(tmp)
+    _drop_gguf_quantization(tmp / "config.json")
     tokenizer.save_pretrained(tmp)
     (tmp / "done.json").write_text(json.dumps({"gguf": str(gguf), "seconds": round(time.monotonic() - started, 1)}))
     if out.exists():  # a half-written earlier attempt
@@ -65,6 +67,15 @@ def convert_gguf_once(gguf: Path, log=print) -> Path:
         shutil.rmtree(out)
     tmp.rename(out)
     return out
+
+
+def _drop_gguf_quantization(config_path: Path) -> None:
+    """The dequantized weights are plain fp32, but the config still says "quantized with gguf",
+    and the Trainer refuses to train such a model: remove that stale note."""
+    config = json.loads(config_path.read_text())
+    if "quantization_config" in config:
+        del config["quantization_config"]
+        config_path.write_text(json.dumps(config, indent=2))
 
 
 def prepare_base(model: ModelSection, run_dir: Path, *, seed: int, log=print) -> str:

@@ -125,7 +125,7 @@ def run_dpo(recipe: Recipe, recipe_source: str, output: Path | None = None, *, r
     elif resume:
         log(f"no checkpoint in {run_dir}: starting from step 0")
     run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / "recipe.yaml").is_file():
+    if _is_main_process() and not (run_dir / "recipe.yaml").is_file():
         (run_dir / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
     log(f"run folder: {run_dir}  ({len(train_pairs)} train / {len(test_pairs)} test pairs)")
     return _train(recipe, recipe_source, run_dir, train_pairs, test_pairs, checkpoint, started, log)
@@ -161,8 +161,9 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
                          eval_dataset=test_ds, processing_class=tokenizer, peft_config=lora,
                          callbacks=[preemption, LogLineCallback(log)])
     trainer.remove_callback(PrinterCallback)
-    write_json(run_dir / "run.json", run_record(recipe, base, run_dir, status="running",
-                                                step=trainer.state.global_step, recipe_source=recipe_source))
+    if trainer.is_world_process_zero():
+        write_json(run_dir / "run.json", run_record(recipe, base, run_dir, status="running",
+                                                    step=trainer.state.global_step, recipe_source=recipe_source))
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     finally:
@@ -195,6 +196,11 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
                                                     recipe_source=recipe_source))
     log(table_markdown(row))
     return RunResult(run_dir, "finished", step, row, time.monotonic() - started)
+
+
+def _is_main_process() -> bool:
+    """Before the Trainer exists: accelerate/torchrun set RANK for every process."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _has_cuda() -> bool:
