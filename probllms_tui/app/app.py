@@ -90,6 +90,7 @@ class ProbLLMsApp(App):
         self._engine_lock = threading.Lock()
         self._retriever: Any = None
         self._retriever_tried = False
+        self._retriever_lock = threading.Lock()
 
     # --- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -161,6 +162,8 @@ class ProbLLMsApp(App):
         self.model_label = self.engine.name if self.engine else self.model_label
         self.model_state = "ready"
         self.notify(f"Model ready: {self.model_label}", timeout=3)
+        if self.rag_enabled and not self._retriever_tried:
+            self._open_retriever_early()
 
     def _model_failed(self) -> None:
         self.model_state = "failed"
@@ -187,18 +190,26 @@ class ProbLLMsApp(App):
 
     def retriever(self) -> Any:
         """The notes retriever, opened on first use (inside a worker: chromadb is slow to import)."""
-        if not self._retriever_tried:
-            self._retriever_tried = True
-            try:
-                self._retriever = self.config.retriever_factory(self.config.data_dir)
-            except Exception as exc:
-                self.from_thread(self.notify, f"Notes index unavailable: {one_line(exc)}",
-                                 severity="warning", timeout=10)
-        return self._retriever
+        with self._retriever_lock:
+            if not self._retriever_tried:
+                self._retriever_tried = True
+                try:
+                    self._retriever = self.config.retriever_factory(self.config.data_dir)
+                except Exception as exc:
+                    self.from_thread(self.notify, f"Notes index unavailable: {one_line(exc)}",
+                                     severity="warning", timeout=10)
+            return self._retriever
+
+    @work(thread=True, exclusive=True, group="retriever", exit_on_error=False)
+    def _open_retriever_early(self) -> None:
+        # After the model loads, so the first answer does not wait seconds for chromadb and
+        # the embedder; never before the first frame.
+        self.retriever()
 
     def forget_retriever(self) -> None:
         """After a reindex: open the fresh index on next use."""
-        self._retriever, self._retriever_tried = None, False
+        with self._retriever_lock:
+            self._retriever, self._retriever_tried = None, False
 
     def note_model_answer(self, q: MCQ, letter: str) -> None:
         if q.answer is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import BANK, settle
-from fakes import FakeEngine, engine_factory
+from fakes import engine_factory
 from textual.widgets import DataTable, Input, Static
 
 from probllms_tui.app.screens import notes as notes_screen
