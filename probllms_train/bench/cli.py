@@ -61,7 +61,7 @@ def mcqa_command(
         where = resolve_data_dir(data_dir)
         retriever = open_retriever(where)
         if retriever is None:
-            raise InputError(f"--rag: no notes index in {where}; build one first (probllms-tui notes) "
+            raise InputError(f"no notes index in {where}; build one with `probllms-tui notes index` "
                              "or run with --no-rag", where="--rag")
     try:
         results = run_mcqa(specs, datasets, out=out, rag_settings=[False, True] if rag else [False],

@@ -147,7 +147,7 @@ def run_judge_command(*, data: Path, out: Path, model: str | None, judge_url: st
     retriever = open_retriever(where)
     if retriever is None:
         raise InputError(f"no notes index in {where}: the judge compares explanations with and without "
-                         "retrieved notes; build the index first (probllms-tui notes)")
+                         "retrieved notes; build it with `probllms-tui notes index`")
     engine = open_engine(model, models_dir=models_dir, n_ctx=2048)
     try:
         judge = EndpointJudge(judge_url, judge_model, judge_key_env) if judge_url else \
