@@ -100,7 +100,7 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
     name = model_name(opts.name or src.default_name)
     # --- checks: nothing is written before they all pass -----------------------------------
     source.check_full_precision(src.base_dir)
-    tokenizer_dirs = [src.base_dir] + ([src.adapter_dir] if src.adapter_dir else [])
+    tokenizer_dirs = [d for d in (src.base_dir, src.adapter_dir, src.tokenizer_dir) if d]
     if not any(any((d / f).is_file() for f in source.TOKENIZER_FILES) for d in tokenizer_dirs):
         source.check_tokenizer(src.base_dir)
     arch = convert.architecture_of(src.base_dir)

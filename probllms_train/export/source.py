@@ -4,7 +4,8 @@ A run folder holds ``run.json`` (written by ``probllms-train train``) naming the
 and the adapter. Keys read here, tolerant of spelling: ``base_model`` (hub id or path,
 also ``base_model_path``/``model``), ``adapter_dir`` (also ``adapter``/``adapter_path``,
 relative to the run folder; default: ``adapter/`` or the run folder itself when it holds
-``adapter_config.json``) and ``recipe``. Nothing is downloaded: hub names must already be in
+``adapter_config.json``), ``tokenizer`` (a folder with the tokenizer the run trained with),
+``recipe`` and ``status`` (only a ``finished`` run is exported). Nothing is downloaded: hub names must already be in
 the local Hugging Face cache.
 """
 
@@ -25,6 +26,7 @@ class ExportSource:
     base_dir: Path            # a Hugging Face model folder (config, weights, tokenizer)
     base_model: str           # what the manifest records as the base (hub id or path)
     adapter_dir: Path | None  # PEFT adapter to merge, None for a plain model
+    tokenizer_dir: Path | None = None  # the tokenizer the run trained with, if saved apart
     adapter_run: str = ""     # the run folder, for the manifest
     recipe: str = ""
     default_name: str = ""
@@ -80,6 +82,10 @@ def resolve_source(ref: str) -> ExportSource:
     p = Path(ref).expanduser()
     if p.is_dir() and (p / "run.json").is_file():
         run = _read_run_json(p)
+        status = run.get("status", "finished")
+        if status != "finished":
+            raise InputError(f"training run is {status!r}, not finished: resume it before exporting",
+                             where=str(p / "run.json"))
         base_ref = _first(run, "base_model", "base_model_path", "model", "model_name_or_path")
         if not base_ref:
             raise InputError("run.json names no base model (key 'base_model')", where=str(p / "run.json"))
@@ -91,8 +97,11 @@ def resolve_source(ref: str) -> ExportSource:
         if not (adapter / ADAPTER_CONFIG).is_file():
             raise InputError(f"no LoRA adapter ({ADAPTER_CONFIG}) found in {adapter}", where=str(p / "run.json"))
         recipe = run.get("recipe", "")
+        tok_ref = _first(run, "tokenizer", "tokenizer_dir")
+        tokenizer_dir = (p / tok_ref) if tok_ref and (p / tok_ref).is_dir() else None
         return ExportSource(
             base_dir=_model_dir(base_ref, relative_to=p), base_model=base_ref, adapter_dir=adapter,
+            tokenizer_dir=tokenizer_dir,
             adapter_run=str(p.resolve()),
             recipe=recipe if isinstance(recipe, str) else json.dumps(recipe, sort_keys=True)[:200],
             default_name=p.resolve().name,
@@ -147,8 +156,11 @@ def merge_adapter(source: ExportSource, out_dir: Path) -> Path:
     base = AutoModelForCausalLM.from_pretrained(source.base_dir, dtype=dtype)
     model = PeftModel.from_pretrained(base, str(source.adapter_dir)).merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)
-    for d in (source.base_dir, source.adapter_dir):
+    # Later folders win: the tokenizer the run saved is the one it trained with.
+    for d in (source.base_dir, source.adapter_dir, source.tokenizer_dir):
+        if d is None:
+            continue
         for f in d.iterdir():
             if f.name.startswith(("tokenizer", "special_tokens_map", "added_tokens")) and f.is_file():
-                shutil.copy2(f, out_dir / f.name)  # the adapter's copy (if any) wins: it trained with it
+                shutil.copy2(f, out_dir / f.name)
     return out_dir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def lora_run_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """A run folder as training writes it: run.json + a PEFT adapter whose B matrices are
-    random (init_lora_weights=False), so merging it must change the model's outputs."""
+    """A run folder as `probllms-train train` writes it (run.json with status, adapter and
+    tokenizer folders) holding a PEFT adapter whose B matrices are random
+    (init_lora_weights=False), so merging it must change the model's outputs."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -32,8 +34,11 @@ def lora_run_dir(tiny_model_dir, tmp_path_factory) -> Path:
     cfg = LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"],
                      init_lora_weights=False, task_type="CAUSAL_LM")
     get_peft_model(base, cfg).save_pretrained(run / "adapter")
+    shutil.copytree(tiny_model_dir, run / "tokenizer",
+                    ignore=lambda d, names: [n for n in names if not n.startswith("tokenizer")])
     (run / "run.json").write_text(json.dumps(
-        {"base_model": str(tiny_model_dir), "adapter_dir": "adapter", "recipe": "tiny-cpu"}))
+        {"format": 1, "status": "finished", "recipe": "tiny-cpu", "base_model": str(tiny_model_dir),
+         "adapter": "adapter", "tokenizer": "tokenizer", "final_step": 0}))
     return run
 
 

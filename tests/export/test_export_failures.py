@@ -138,3 +138,20 @@ def test_killed_export_leaves_no_visible_partial_file(tiny_model_dir, tmp_path):
     run_export(ExportOptions(source=str(tiny_model_dir), models_dir=models, quants=["Q8_0"],
                              name="next", report_n=0), log=lambda m: None)
     assert not [n for n in _everything(models) if n.startswith(".export-")]
+
+
+def test_unfinished_run_is_refused(tmp_path):
+    run = tmp_path / "run-preempted"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"status": "preempted", "base_model": "x", "adapter": None}))
+    with pytest.raises(InputError, match="'preempted', not finished"):
+        run_export(ExportOptions(source=str(run), models_dir=tmp_path / "models"), log=lambda m: None)
+
+
+def test_bad_run_json_names_file_and_line(tmp_path):
+    run = tmp_path / "run-broken"
+    run.mkdir()
+    (run / "run.json").write_text('{\n  "base_model": "x",\n  oops\n}')
+    with pytest.raises(InputError) as err:
+        run_export(ExportOptions(source=str(run), models_dir=tmp_path / "models"), log=lambda m: None)
+    assert str(err.value).startswith(f"{run / 'run.json'}:3: run.json is not valid JSON")

@@ -138,3 +138,30 @@ def test_importance_matrix_reaches_the_quantizer(tiny_model_dir, tmp_path):
     with pytest.raises(QuantizeError):
         quantize(models / "plain-f16.gguf", tmp_path / "bad.gguf", "IQ4_NL",
                  imatrix={"blk.0.attn_q.weight": np.ones(3, dtype=np.float32)})
+
+
+def test_sentencepiece_rebuilt_from_gguf_tokenizes_like_the_original(tiny_export, tiny_model_dir, tmp_path):
+    """An HF folder whose tokenizer.model was rebuilt from a GGUF's vocabulary converts to a
+    GGUF that llama.cpp tokenizes exactly like the original file."""
+    import shutil
+
+    from llama_cpp import Llama
+
+    from probllms_train.export.convert import convert_to_f16
+    from probllms_train.export.gguf_vocab import write_sentencepiece_model
+
+    models, _ = tiny_export
+    original = models / "tiny-f16.gguf"
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "from-gguf",
+                             ignore=lambda d, names: [n for n in names if n.startswith("tokenizer")])
+    write_sentencepiece_model(original, folder)
+    rebuilt = convert_to_f16(folder, tmp_path / "rebuilt.gguf", model_name="rebuilt")
+    texts = [QUESTION, "Question: What is the derivative of x squared?\nAnswer: two x", "  spaces\tand 123 ünï"]
+    a = Llama(model_path=str(original), vocab_only=True, verbose=False)
+    b = Llama(model_path=str(rebuilt), vocab_only=True, verbose=False)
+    try:
+        for t in texts:
+            assert a.tokenize(t.encode(), add_bos=True) == b.tokenize(t.encode(), add_bos=True)
+    finally:
+        a.close()
+        b.close()
