@@ -79,6 +79,18 @@ def wipe(data_dir: Path | None, chroma_url: str | None) -> None:
         except Exception:  # NotFoundError, or a broken collection the server still deletes by name
             pass
         return
+    if local_index_exists(data_dir):
+        # Drop the collection through Chroma first: another client in this process (the app's
+        # retriever) stays valid, where deleting the files under it would break it.
+        from chromadb.errors import NotFoundError
+
+        try:
+            connect(data_dir, None).delete_collection(COLLECTION)
+            return
+        except NotFoundError:
+            return
+        except Exception:  # damaged beyond what Chroma can open: remove the files instead
+            pass
     wipe_cache()
     shutil.rmtree(chroma_dir(data_dir), ignore_errors=True)
 
