@@ -109,6 +109,15 @@ def _final_metrics(trainer, dataset, prefix: str) -> dict[str, float]:
     return out
 
 
+def _eval_at(history: list[dict], step: int, prefix: str, pairs: int) -> dict[str, float] | None:
+    """The periodic evaluation already scored the test pairs at the final step: reuse it."""
+    for entry in reversed(history):
+        if entry.get("step") == step and "eval_loss" in entry:
+            out = {f"{prefix}_{k[len('eval_'):]}": v for k, v in entry.items() if k.startswith("eval_")}
+            return {**out, "pairs": pairs}
+    return None
+
+
 def run_dpo(recipe: Recipe, recipe_source: str, output: Path | None = None, *, resume: bool = False,
             log=print) -> RunResult:
     started = time.monotonic()
@@ -136,17 +145,14 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     if "wandb" in recipe.logging.report_to:
         os.environ.setdefault("WANDB_PROJECT", recipe.logging.project)
+    import datasets
     from peft import LoraConfig
-    from transformers import set_seed
+    from transformers import PrinterCallback, set_seed
     from trl import DPOTrainer
 
     from probllms_train.train.data import to_dataset
     from probllms_train.train.model import load_base, prepare_base
     from probllms_train.train.resume import LogLineCallback, PreemptionCallback
-
-    from transformers import PrinterCallback
-
-    import datasets
 
     datasets.disable_progress_bars()
     preemption = PreemptionCallback()  # installed before the slow loads: a TERM then still saves cleanly
@@ -179,7 +185,7 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
         return RunResult(run_dir, "preempted", step, seconds=time.monotonic() - started)
 
     history = list(trainer.state.log_history)  # before the final scoring passes add to it
-    test = _final_metrics(trainer, test_ds, "test")
+    test = _eval_at(history, step, "test", len(test_ds)) or _final_metrics(trainer, test_ds, "test")
     n_train = min(len(train_ds), recipe.data.train_eval_pairs)
     train = _final_metrics(trainer, train_ds.select(range(n_train)), "train")
     row = table1(recipe, test, train, step)

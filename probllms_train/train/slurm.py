@@ -3,8 +3,8 @@
 Why a generated sbatch script rather than submitit: the script is the artefact a cluster user
 reads, edits and resubmits by hand; ``--dry-run`` prints exactly what would be submitted.
 Preemption path: Slurm sends TERM to the batch shell 120 s before the kill
-(``--signal=B:TERM@120``); the trap forwards it to the trainer (which saves a checkpoint at
-the next step and exits 0) and requeues the job; the requeued job runs the same command with
+(``--signal=B:TERM@120``); the trap forwards it to the training processes (which save a
+checkpoint at the next step and exit 0) and requeues the job; the requeued job runs the same command with
 ``--resume`` and the same ``--output``, so it continues to the same final step.
 """
 
@@ -92,7 +92,9 @@ preempted=0
 on_term() {{
   preempted=1
   echo "[$(date -Is)] TERM received: asking the trainer to checkpoint"
-  kill -TERM "$child" 2>/dev/null
+  # the training processes are the launcher's children; the launcher itself would tear them
+  # down after a short grace period, so it is left alone and exits when they do
+  pkill -TERM -P "$child" 2>/dev/null || kill -TERM "$child" 2>/dev/null
 }}
 trap on_term TERM USR1
 
