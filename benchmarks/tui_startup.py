@@ -35,6 +35,7 @@ Minimal().run(headless=True)
 PROBLLMS = """
 import sys, time
 from pathlib import Path
+import probllms_tui.cli.main  # the real entry point's imports (typer, subcommands) count too
 from probllms_tui.app.app import ProbLLMsApp
 from probllms_tui.app.config import AppConfig
 class Timed(ProbLLMsApp):

@@ -17,6 +17,9 @@ from probllms_tui.engine.base import Engine, ScoreResult
 from probllms_tui.store import Settings
 
 
+UI_INTERVAL_S = 0.25
+
+
 @dataclass
 class Scored:
     result: ScoreResult
@@ -25,8 +28,8 @@ class Scored:
 
 @dataclass
 class Piece:
-    text: str
-    tokens: int  # pieces so far (llama.cpp streams one token per piece)
+    text: str  # one or more tokens' text, batched to at most 4 updates a second
+    tokens: int  # tokens so far (llama.cpp streams one token per piece)
     tokens_per_s: float
 
 
@@ -54,6 +57,8 @@ def answer(engine: Engine, q: MCQ, passages: Sequence[Passage], settings: Settin
         emit(Done(0, 0.0, True))
         return
     n, t_first, tps = 0, 0.0, 0.0
+    pending: list[str] = []
+    last_emit = 0.0
     for text in engine.stream_explanation(q, result.answer, passages, max_tokens=settings.max_tokens,
                                           temperature=settings.temperature, should_stop=should_stop):
         n += 1
@@ -62,5 +67,13 @@ def answer(engine: Engine, q: MCQ, passages: Sequence[Passage], settings: Settin
             t_first = now
         else:  # tokens after the first over the time since it: the generation rate alone
             tps = (n - 1) / max(1e-9, now - t_first)
-        emit(Piece(text, n, tps))
+        pending.append(text)
+        # At most 4 UI updates a second: each one re-renders Markdown on the UI thread,
+        # which on a 2-core laptop competes with generation for the CPU and the GIL.
+        if now - last_emit >= UI_INTERVAL_S:
+            emit(Piece("".join(pending), n, tps))
+            pending.clear()
+            last_emit = now
+    if pending:
+        emit(Piece("".join(pending), n, tps))
     emit(Done(n, tps, should_stop()))

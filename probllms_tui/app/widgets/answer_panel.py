@@ -131,7 +131,7 @@ class AnswerPanel(Vertical):
                 self._stream = Markdown.get_stream(self.query_one("#explanation", Markdown))
                 await self._stream.write("**Explanation:** ")
             await self._stream.write(self._math.feed(payload.text))
-            if payload.tokens % 8 == 0:
+            if payload.tokens > 1:
                 self.app.tokens_per_s = payload.tokens_per_s
         elif isinstance(payload, inference.Done):
             if self._stream is not None:
