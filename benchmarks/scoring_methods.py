@@ -13,6 +13,7 @@ the method; the registry's DEFAULT_SCORING / DEFAULT_CLOZE_NORM come from these 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections import Counter
@@ -25,6 +26,8 @@ from _common import require_shared_file, wilson_interval  # noqa: E402
 from probllms_tui.core.readers import read_bank  # noqa: E402
 from probllms_tui.engine.cloze import CLOZE_NORMS, normalise  # noqa: E402
 from probllms_tui.engine.load import open_engine  # noqa: E402
+
+print = functools.partial(print, flush=True)  # noqa: A001 - long runs: show rows as they finish
 
 
 def evaluate(engine, questions) -> tuple[dict[str, int], Counter]:

@@ -117,6 +117,7 @@ class LlamaEngine:
         self.architecture = meta.get("general.architecture", "")
         self.last_generation_tps = 0.0
         self._letter_ids: dict[str, int] = {}
+        self._prefix: tuple[tuple[int, ...], np.ndarray] | None = None  # last cold-evaluated prefix
 
     # --- tokens -------------------------------------------------------------------------
     def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
@@ -163,18 +164,28 @@ class LlamaEngine:
         return out
 
     def _eval_prefix(self, tokens: Sequence[int]) -> np.ndarray:
-        """Evaluate ``tokens``, reusing the cached common prefix; return the last logits."""
+        """Evaluate ``tokens`` from an empty cache; return the logits after the last one.
+
+        Why not reuse a cached common prefix across questions: llama.cpp's numbers depend on
+        how a sequence is split into batches (a prefix decoded earlier, the rest now), which
+        moved letter probabilities by up to 0.02, so the same question could get different
+        probabilities depending on what was asked before. Questions share only ~3 tokens
+        ("<bos>Question:"), so a cold evaluation costs nothing noticeable. The one reuse kept
+        is exact: the same prefix again (the same question re-scored, or the next option on
+        top of it), whose cache and logits come from one cold evaluation.
+        """
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
-        n = 0
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            n += 1
-        n = min(n, len(tokens) - 1)  # always re-evaluate the last token to get its logits
-        llm.n_tokens = n
-        llm._ctx.kv_cache_seq_rm(-1, n, -1)
-        return self._decode(tokens[n:], logits_from=len(tokens) - n - 1)[-1]
+        key = tuple(tokens)
+        if (self._prefix is not None and self._prefix[0] == key and llm.n_tokens >= len(key)
+                and tuple(llm.input_ids[: len(key)]) == key):
+            llm.n_tokens = len(key)
+            llm._ctx.kv_cache_seq_rm(-1, len(key), -1)
+            return self._prefix[1]
+        llm.n_tokens = 0
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        logits = self._decode(tokens, logits_from=len(tokens) - 1)[-1]
+        self._prefix = (key, logits)
+        return logits
 
     # --- scoring ------------------------------------------------------------------------
     def score(self, q: MCQ, passages: Sequence[Passage] = (), method: str | None = None) -> ScoreResult:
@@ -274,6 +285,7 @@ class LlamaEngine:
         """Stream text pieces; stops between tokens as soon as ``should_stop()`` is true."""
         n = 0
         t_first = None
+        self._prefix = None  # generation rewrites the cache past (and at) the prompt's end
         stream = self._llm.create_completion(
             prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.95,
             repeat_penalty=1.1, stop=list(STOP_SEQUENCES), stream=True, seed=0,

@@ -110,3 +110,7 @@ def test_models_json_lists_the_default(env, tmp_path):
     assert default["size_bytes"] > 200_000_000 and Path(default["path"]).is_file()
     assert [r["name"] for r in rows[1:]] == ["mine"]  # a dropped-in file shows, unregistered
     assert rows[1]["registered"] is False
+
+
+def test_unknown_method_exits_2(env):
+    assert_one_line_error(run(["ask", "--method", "vibes", QUESTION], env), "unknown scoring method")
