@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,10 @@ import pytest
 from probllms_tui.app.app import ProbLLMsApp
 from probllms_tui.app.config import AppConfig
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # fakes.py beside the tests
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # fakes.py and tui_support.py
 
 from fakes import engine_factory  # noqa: E402
-DATA = HERE / "data"
-BANK = DATA / "bank.jsonl"
-BAD_BANK = DATA / "bad_bank.jsonl"
-FIXED_NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+from tui_support import BANK, DATA, FIXED_NOW  # noqa: E402
 
 
 @pytest.fixture
@@ -45,10 +40,3 @@ def make_app(tmp_path):
         return ProbLLMsApp(config)
 
     return build
-
-
-async def settle(app, pilot, seconds: float = 0.05) -> None:
-    """Let the workers finish and the UI process what they posted."""
-    await pilot.pause(seconds)
-    await app.workers.wait_for_complete()
-    await pilot.pause(seconds)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import settle
+from tui_support import settle
 from fakes import FakeEngine, FakeRetriever
 from textual import events
 from textual.widgets import Button, Markdown, Static, TextArea

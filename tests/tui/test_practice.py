@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import BAD_BANK, BANK, settle
+from tui_support import BAD_BANK, BANK, settle
 from fakes import FakeEngine, engine_factory
 from textual.widgets import Markdown, Static
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import settle
+from tui_support import settle
 from textual.widgets import Markdown, Static
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import BANK, settle
+from tui_support import BANK, settle
 from fakes import engine_factory
 from textual.widgets import DataTable, Input, Static
 

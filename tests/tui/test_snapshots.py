@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import settle
+from tui_support import settle
 from fakes import FakeRetriever
 from textual.widgets import TextArea
 
