@@ -212,8 +212,12 @@ class ProbLLMsApp(App):
             self._retriever, self._retriever_tried = None, False
 
     def note_model_answer(self, q: MCQ, letter: str) -> None:
-        if q.answer is not None:
+        if q.answer is None:
+            return
+        try:
             self.store.set_model_answer(q.id, letter)
+        except Exception as exc:  # a full disk must not end the session
+            self.notify(f"Model's pick not saved: {one_line(exc)}", severity="warning")
 
     def choose_model(self, name: str) -> None:
         """Load ``name`` ("" = default) and remember it for the next start."""

@@ -131,6 +131,15 @@ def test_an_unusable_data_dir_falls_back_to_memory_with_a_reason(tmp_path):
     assert store.answer_count() == 1
 
 
+def test_a_corrupt_database_is_reported_and_left_untouched(tmp_path):
+    garbage = b"this is not sqlite" * 100
+    (tmp_path / DB_NAME).write_bytes(garbage)
+    store = Store.open(tmp_path)
+    assert "not a database" in store.problem
+    store.record_answer("q1", "ml", "A", True)  # the session goes on in memory
+    assert (tmp_path / DB_NAME).read_bytes() == garbage  # never wiped or overwritten
+
+
 def test_history_stays_visible_when_the_database_cannot_be_written(tmp_path):
     store = Store.open(tmp_path)
     store.record_answer("q1", "ml", "A", False)
