@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from probllms_tui.core.errors import ProbLLMsError
+from probllms_tui.core.errors import ProbLLMsError, one_line
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.readers import read_bank
 from probllms_tui.store import Store
@@ -39,6 +39,9 @@ class QuestionBank:
                 loaded = read_bank(path)
             except ProbLLMsError as exc:
                 bank.messages.append(("error", f"bank not loaded: {exc}"))
+                continue
+            except Exception as exc:  # e.g. csv.Error on a mangled file: report it, keep going
+                bank.messages.append(("error", f"bank not loaded: {path}: {one_line(exc)}"))
                 continue
             fresh = [q for q in loaded.questions if q.id not in seen]
             seen.update(q.id for q in fresh)

@@ -106,12 +106,18 @@ async def test_escape_stops_the_explanation_between_tokens(make_app):
 
 
 async def test_bad_bank_lines_are_reported_and_good_ones_load(make_app, tmp_path):
-    app = make_app(banks=(BANK, BAD_BANK, tmp_path / "missing.jsonl"))
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(bytes(range(256)) * 4)
+    huge_field = tmp_path / "huge.csv"
+    huge_field.write_text('question,answer,choices\n"' + "x" * 200_000 + '",A,a || b\n')
+    app = make_app(banks=(BANK, BAD_BANK, tmp_path / "missing.jsonl", binary, huge_field))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         messages = [n.message for n in app._notifications]
         assert any("skipped 2 malformed lines (2, 4)" in m for m in messages)
         assert any("missing.jsonl: file not found" in m for m in messages)
+        assert any("binary.jsonl: not a UTF-8 text file" in m for m in messages)
+        assert any("huge.csv" in m and "field limit" in m for m in messages)
         assert len(app.bank.questions) == 6
 
 
