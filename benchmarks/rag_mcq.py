@@ -57,7 +57,9 @@ def main() -> int:
             budget = engine.n_ctx // 2
             correct = {"without notes": 0, "with notes": 0}
             gained, lost, same_subject, t0 = 0, 0, 0, time.perf_counter()
-            for q in questions:
+            for i, q in enumerate(questions, 1):
+                if i % 10 == 0:
+                    print(f"  ... {i}/{len(questions)}", file=sys.stderr, flush=True)
                 query = f"{q.stem}\n" + "\n".join(q.options)
                 passages = fit_passages(retriever.search(query, k=args.k), budget, engine.count_tokens)
                 bare = engine.score(q).answer == q.answer
