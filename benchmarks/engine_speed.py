@@ -128,7 +128,7 @@ def bench_streaming(engine, q: MCQ, max_tokens: int, rounds: int) -> None:
 def bench_threads(engine, q: MCQ, max_tokens: int) -> None:
     llm = engine._llm
     prompt = render_explanation_prompt(q, "B")
-    tokens = llm.tokenize((prompt + " ") * 3)[:384]  # a few hundred tokens of prompt work
+    tokens = llm.tokenize(((prompt + " ") * 3).encode("utf-8"))[:384]  # a few hundred tokens of prompt work
     gen, pp = {}, {}
     for n in (1, 2, 1, 2):  # twice each, interleaved, keep the best (least disturbed) run
         llama_cpp.llama_set_n_threads(llm.ctx, n, n)
@@ -151,16 +151,21 @@ def main() -> int:
     ap.add_argument("--gen-tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--parts", default="scoring,stream,threads", help="comma-separated subset to run")
     args = ap.parse_args()
     questions = load_questions(args.questions)
     engine = open_engine(args.model, n_ctx=1024)
     try:
         print(f"model {engine.name} ({engine.quantization}), threads gen={engine.threads[0]} "
               f"batch={engine.threads[1]}, llama-cpp-python {llama_cpp.__version__}")
-        bench_scoring(engine, questions, engine.default_method)
-        bench_scoring(engine, questions[:10], "letter" if engine.default_method == "cloze" else "cloze")
-        bench_streaming(engine, questions[0], args.gen_tokens, args.rounds)
-        bench_threads(engine, questions[0], args.gen_tokens // 2)
+        parts = set(args.parts.split(","))
+        if "scoring" in parts:
+            bench_scoring(engine, questions, engine.default_method)
+            bench_scoring(engine, questions[:10], "letter" if engine.default_method == "cloze" else "cloze")
+        if "stream" in parts:
+            bench_streaming(engine, questions[0], args.gen_tokens, args.rounds)
+        if "threads" in parts:
+            bench_threads(engine, questions[0], args.gen_tokens // 2)
     finally:
         engine.close()
     return 0

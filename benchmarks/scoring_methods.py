@@ -33,7 +33,10 @@ print = functools.partial(print, flush=True)  # noqa: A001 - long runs: show row
 def evaluate(engine, questions) -> tuple[dict[str, int], Counter]:
     correct = {m: 0 for m in ["letter"] + [f"cloze/{n}" for n in CLOZE_NORMS]}
     letter_picks: Counter = Counter()
-    for q in questions:
+    for i, q in enumerate(questions, 1):
+        if i % 50 == 0:
+            running = ", ".join(f"{m} {k / (i - 1):.3f}" for m, k in correct.items())
+            print(f"  ... {i - 1} rows: {running}")
         letter = engine.score(q, method="letter").answer
         letter_picks[letter] += 1
         correct["letter"] += letter == q.answer

@@ -1,11 +1,17 @@
 """Thread counts for llama.cpp, chosen from what was measured rather than "all cores".
 
-Measured on this project's 2-core machines (shared/NOTES.md, benchmarks/engine_speed.py):
-token-by-token generation is memory-bound and suffers from contention, so on a busy 2-core
-box 1 generation thread ran ~4x faster than 2 (79 vs 20 tok/s, Gemma 270M Q4_K_M); prompt
-processing is compute-bound and does scale (500 -> 970 tok/s from 1 to 2 threads).
-So: prompt (batch) threads = usable cores; generation threads = half the cores (at least 1),
-leaving room for the UI thread and the OS. ``PROBLLMS_THREADS=gen,batch`` overrides both.
+Measured on this project's 2-core machines with Gemma 270M Q4_K_M:
+- shared/NOTES.md, quiet machine: generation 79 tok/s with 1 thread, 20 with 2; prompt
+  processing 500 tok/s with 1 thread, 970 with 2.
+- benchmarks/engine_speed.py (--parts threads), 2026-11-25, load average ~20 on 2 cores:
+  generation 3.4 tok/s with 1 thread vs 0.6 with 2 (0.18x); prompt 37 tok/s with 1 thread
+  vs 15 with 2 (0.41x). A thread that waits for a descheduled sibling spins at the barrier.
+
+Token-by-token generation is memory-bound and suffers from contention, so generation uses
+half the cores (1 on 2 cores). Prompt processing is compute-bound and scales on an idle
+machine, so it uses every core unless the machine is already busy (1-minute load average at
+least half the cores), where fewer threads ran faster. ``PROBLLMS_THREADS=gen,batch``
+overrides both.
 """
 
 from __future__ import annotations
@@ -20,6 +26,14 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def machine_busy(cores: int) -> bool:
+    """True when other work already keeps about half the cores busy (Unix load average)."""
+    try:
+        return os.getloadavg()[0] >= cores / 2
+    except (AttributeError, OSError):  # Windows has no load average
+        return False
+
+
 def choose_threads() -> tuple[int, int]:
     """Return (generation_threads, batch_threads)."""
     env = os.environ.get("PROBLLMS_THREADS")
@@ -31,4 +45,5 @@ def choose_threads() -> tuple[int, int]:
         except ValueError:
             pass  # a malformed override falls back to the measured default
     cores = usable_cores()
-    return max(1, cores // 2), cores
+    gen = max(1, cores // 2)
+    return gen, (max(gen, cores // 2) if machine_busy(cores) else cores)
