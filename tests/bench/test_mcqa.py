@@ -47,7 +47,7 @@ def gguf_run(tmp_path_factory, default_gguf):
     out = tmp / "out"
     proc = probllms_train("bench", "mcqa", "-m", str(default_gguf),
                           "-d", str(bank), "--method", "letter", "-o", str(out), "--no-progress",
-                          "--n-ctx", "512", timeout=300)
+                          "--n-ctx", "512", timeout=600)
     assert proc.returncode == 0, proc.stderr
     return bank, out, proc
 
