@@ -23,8 +23,10 @@ DEFAULT_MODEL = "gemma3-270m-q4_k_m"
 # Cloze (option-text likelihood) beats letter scoring on small base models: on the default
 # 270M model letter scoring sits at chance on ARC-Easy (see benchmarks/scoring_methods.py).
 DEFAULT_SCORING = "cloze"
-# How cloze log-likelihoods are normalised (probllms_tui/engine/cloze.py); chosen by
-# measurement in benchmarks/scoring_methods.py.
+# How cloze log-likelihoods are normalised (probllms_tui/engine/cloze.py), chosen by
+# benchmarks/scoring_methods.py on the default model, first 262 ARC-Easy rows (2026-11-25):
+# per-token mean 0.580 [95% CI 0.520-0.638], sum 0.550, per-byte 0.531, pmi 0.473,
+# letter 0.244 (it answers "D" 88% of the time).
 DEFAULT_CLOZE_NORM = "token"
 
 # llama.cpp's LLAMA_FTYPE values -> the names people use (llama.h).
