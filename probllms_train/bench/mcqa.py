@@ -60,6 +60,8 @@ class Run:
             "quantization": self.spec.quantization, "size_bytes": self.spec.size_bytes,
             "dataset": self.dataset.name, "rag": self.rag, "method": self.method,
             "n": n, "n_planned": len(self.dataset.questions), "correct": correct,
+            # questions the model could not score (e.g. longer than its context): counted wrong
+            "errors": sum(1 for s in self.samples if s.get("error")),
             "accuracy": correct / n if n else None, "ci95": [lo, hi],
             "chance": self.dataset.chance,
             "per_subject": {k: {"n": len(v), "correct": sum(v), "accuracy": sum(v) / len(v)}
