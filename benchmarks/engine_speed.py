@@ -8,7 +8,9 @@
    batches (question prefix, then each option on top of it after rolling the cache back).
    Raw llama-cpp-python cannot return those log-likelihoods without ``logits_all`` (which
    computes the 262k-entry output layer for every prompt token), so raw is a lower bound:
-   the ratio is what the engine's own work costs (tokenizing, logits, log-softmax).
+   the ratio is what the engine's own work costs (tokenizing, log-softmax) plus the output
+   layer for each option token, which raw skips and cloze scoring cannot (Gemma's 262k x 640
+   output matrix is most of the 270M model). Letter scoring needs nothing extra.
 3. Streaming: ``stream_explanation`` tokens/s against raw ``create_completion(stream=True)``
    on the same prompt with the same sampling settings.
 4. Thread sweep: generation and prompt speed with 1 and 2 threads (engine/threads.py).
