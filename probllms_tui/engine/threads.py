@@ -6,6 +6,13 @@ Measured on this project's 2-core machines with Gemma 270M Q4_K_M:
 - benchmarks/engine_speed.py (--parts threads), 2026-11-25, load average ~20 on 2 cores:
   generation 3.4 tok/s with 1 thread vs 0.6 with 2 (0.18x); prompt 37 tok/s with 1 thread
   vs 15 with 2 (0.41x). A thread that waits for a descheduled sibling spins at the barrier.
+- benchmarks/engine_speed.py, 2026-11-26, idle machine (load average 0.0): generation
+  27.5 tok/s with 1 thread vs 39.3 with 2 (1.43x); prompt 247 vs 328 tok/s (1.33x).
+
+Why generation still uses half the cores: two threads win 1.4x only on an idle machine,
+lose 4-5x as soon as anything else runs (a browser, the indexer, the app's own UI thread
+rendering the streamed Markdown), and the load average seen when the model opens says
+little about the load a minute later. The downside is far larger than the upside.
 
 Token-by-token generation is memory-bound and suffers from contention, so generation uses
 half the cores (1 on 2 cores). Prompt processing is compute-bound and scales on an idle
