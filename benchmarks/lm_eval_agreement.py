@@ -113,16 +113,20 @@ def run_lm_eval(py: Path, hf_dir: Path, tasks_dir: Path, method: str, out: Path,
     return sorted(samples, key=lambda s: s["doc_id"]), wall
 
 
-def ours(spec_arg: str, bank: Path, n: int, method: str, out: Path):
-    from probllms_train.bench.mcqa import load_datasets, run_mcqa
-    from probllms_train.bench.models import resolve_model
-
-    datasets = load_datasets([bank], n, warn=lambda m: None)
+def ours(spec_arg: str, bank: Path, n: int, method: str, out: Path, threads: int):
+    """`probllms-train bench mcqa` as a user runs it: a fresh process, timed from the outside
+    like lm-eval (start-up, imports and model load included on both sides). Both get the
+    same number of threads (llama.cpp batch threads here, OMP threads for torch)."""
+    cmd = [sys.executable, "-m", "probllms_train.cli", "bench", "mcqa", "--model", spec_arg, "--data", str(bank),
+           "--limit", str(n), "--method", method, "--no-rag", "--out", str(out), "--no-progress",
+           "--threads", f"1,{threads}"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS=str(threads))
     t0 = time.perf_counter()
-    results = run_mcqa([resolve_model(spec_arg)], datasets, out=out, rag_settings=[False], method=method,
-                       progress=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
-    run = results["runs"][0]
+    if proc.returncode != 0:
+        raise SystemExit(f"probllms-train bench mcqa failed:\n{proc.stderr[-3000:]}")
+    run = json.loads((out / "results.json").read_text())["runs"][0]
     samples = [json.loads(l) for l in open(run["samples"])]
     return samples, wall
 
@@ -179,8 +183,8 @@ def main() -> int:
     report = {"data": str(bank), "n": len(questions), "hf_model": str(hf_dir), "threads": args.threads}
     for method in methods:
         lm, lm_wall = run_lm_eval(py, hf_dir, tasks, method, args.out / f"lm_eval_{method}", args.threads)
-        hf, hf_wall = ours(str(hf_dir), bank, args.n, method, args.out / f"ours_hf_{method}")
-        gg, gg_wall = ours("gemma3-270m-q4_k_m", bank, args.n, method, args.out / f"ours_gguf_{method}")
+        hf, hf_wall = ours(str(hf_dir), bank, args.n, method, args.out / f"ours_hf_{method}", args.threads)
+        gg, gg_wall = ours("gemma3-270m-q4_k_m", bank, args.n, method, args.out / f"ours_gguf_{method}", args.threads)
         assert len(lm) == len(hf) == len(gg) == len(questions)
         same_rule, raw_same, gguf_same = 0, 0, 0
         for i, (q, s_lm, s_hf, s_gg) in enumerate(zip(questions, lm, hf, gg)):

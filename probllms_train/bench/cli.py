@@ -43,6 +43,7 @@ def mcqa_command(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Where the notes index lives (default: PROBLLMS_HOME)."),
     models_dir: Path | None = typer.Option(None, "--models-dir"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    threads: str | None = typer.Option(None, "--threads", help="GEN,BATCH llama.cpp threads for GGUF models (default: the engine's choice)."),
 ) -> None:
     """Accuracy (Wilson 95% CI), per-subject accuracy, latency, McNemar for paired runs."""
     from probllms_tui.engine.base import METHODS
@@ -51,6 +52,7 @@ def mcqa_command(
 
     if method is not None and method not in METHODS:
         raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
+    thread_counts = _parse_threads(threads)
     specs = [resolve_model(m, models_dir) for m in model]  # unknown model -> one-line error, before any work
     datasets = load_datasets(list(data), limit, warn=_warn)
     retriever = None
@@ -66,7 +68,7 @@ def mcqa_command(
     try:
         results = run_mcqa(specs, datasets, out=out, rag_settings=[False, True] if rag else [False],
                            method=method, retriever=retriever, k=k, n_ctx=n_ctx,
-                           models_dir=models_dir, progress=progress)
+                           models_dir=models_dir, progress=progress, threads=thread_counts)
     except KeyboardInterrupt:
         _warn(f"interrupted: partial results written to {out}/results.json")
         raise typer.Exit(130) from None

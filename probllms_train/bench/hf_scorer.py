@@ -25,24 +25,19 @@ from probllms_tui.core.prompt import (
     render_cloze_prefix,
     render_letter_prompt,
 )
+from probllms_tui.core.registry import DEFAULT_CLOZE_NORM
 from probllms_tui.engine.base import METHODS, ScoreResult
+from probllms_tui.engine.cloze import OptionLikelihood, normalise
 
 
-def cloze_normalise(raw: dict[str, float], lengths: dict[str, int]) -> dict[str, float]:
-    """The engine's cloze normalisation, applied to summed log-probs and token counts.
-
-    The engine owns this rule (it is being tuned there). When the engine exposes it as
-    ``probllms_tui.engine.llama.normalise_cloze(raw, lengths)`` it is used as is; until then
-    this mirrors the engine's current inline rule: per-token mean rescaled to the mean option
-    length (argmax = mean log-prob per token).
-    """
-    from probllms_tui.engine import llama as engine_llama
-
-    shared = getattr(engine_llama, "normalise_cloze", None)
-    if shared is not None:
-        return dict(shared(raw, lengths))
-    mean_len = sum(lengths.values()) / len(lengths)
-    return {k: raw[k] / lengths[k] * mean_len for k in raw}
+def cloze_normalise(raw: dict[str, float], lengths: dict[str, int],
+                    n_bytes: dict[str, int] | None = None, norm: str = DEFAULT_CLOZE_NORM) -> dict[str, float]:
+    """The engine's own cloze normalisation (probllms_tui/engine/cloze.py), applied to summed
+    log-probs and token counts, so HF and GGUF scores follow one rule. ``pmi`` needs the
+    unconditional pass, which this scorer does not run."""
+    options = {k: OptionLikelihood(logprob=raw[k], n_tokens=lengths[k], n_bytes=(n_bytes or lengths)[k])
+               for k in raw}
+    return normalise(options, norm)
 
 
 def _softmax(values: Sequence[float]) -> np.ndarray:
@@ -152,7 +147,8 @@ class HFScorer:
 
     def _score_cloze(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
         raw, lengths, n_ctx = self.cloze_raw(q, passages)
-        return cloze_normalise(raw, lengths), n_ctx
+        n_bytes = {l: len(cloze_continuation(o).encode("utf-8")) for l, o in zip(q.letters, q.options)}
+        return cloze_normalise(raw, lengths, n_bytes), n_ctx
 
     def close(self) -> None:
         self.model = None

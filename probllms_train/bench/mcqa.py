@@ -165,7 +165,7 @@ def comparisons(runs: list[Run]) -> list[dict]:
 def run_mcqa(specs: list[ModelSpec], datasets: list[Dataset], *, out: Path, rag_settings: list[bool],
              method: str | None, retriever=None, k: int = 3, n_ctx: int = 2048,
              models_dir: Path | None = None, progress: bool = True,
-             open_scorer_fn=open_scorer) -> dict:
+             threads: tuple[int, int] | None = None, open_scorer_fn=open_scorer) -> dict:
     """Score everything and write results; on KeyboardInterrupt write partial results and re-raise."""
     from probllms_train.bench.report import write_reports
 
@@ -175,7 +175,8 @@ def run_mcqa(specs: list[ModelSpec], datasets: list[Dataset], *, out: Path, rag_
     interrupted = False
     try:
         for spec in specs:
-            scorer = open_scorer_fn(spec, n_ctx=n_ctx, method=method, models_dir=models_dir)
+            scorer = open_scorer_fn(spec, n_ctx=n_ctx, method=method, models_dir=models_dir,
+                                    **({"threads": threads} if threads else {}))
             try:
                 used = method or scorer.default_method
                 threads = list(getattr(scorer, "threads", ()) or []) or None

@@ -88,32 +88,9 @@ def open_scorer(spec: ModelSpec, *, n_ctx: int = 2048, method: str | None = None
     if spec.kind == "gguf":
         from probllms_tui.engine.load import open_engine
 
-        return IsolatedEngine(open_engine(spec.arg, models_dir=models_dir, n_ctx=n_ctx, method=method,
-                                          threads=threads))
+        # The engine scores each question from an empty cache (engine/llama.py, _eval_prefix),
+        # so predictions do not depend on question order; tests/engine checks it.
+        return open_engine(spec.arg, models_dir=models_dir, n_ctx=n_ctx, method=method, threads=threads)
     from probllms_train.bench.hf_scorer import HFScorer
 
     return HFScorer.load(spec, n_ctx=n_ctx, method=method or "cloze")
-
-
-class IsolatedEngine:
-    """The engine, with its KV cache emptied before every question.
-
-    The engine reuses the cached prefix shared with the previous prompt (``Question: ``...),
-    and llama.cpp's kernels differ slightly by batch size, so a question's logits depended
-    on which question came before it (measured: up to 0.4 on Gemma 270M Q4_K_M logits, enough
-    to flip close letter predictions). A benchmark must give each question the same answer in
-    any order and agree with an independent scorer, so each question starts from an empty
-    cache; the few reused tokens cost nothing measurable.
-    """
-
-    def __init__(self, engine):
-        self._engine = engine
-
-    def score(self, q, passages=(), method=None):
-        llm = getattr(self._engine, "_llm", None)
-        if llm is not None:
-            llm.reset()
-        return self._engine.score(q, passages, method)
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)

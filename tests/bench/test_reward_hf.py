@@ -102,7 +102,8 @@ def test_hf_scorer_matches_direct_computation(tiny_hf):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from probllms_train.bench.hf_scorer import cloze_normalise
+    from probllms_tui.core.registry import DEFAULT_CLOZE_NORM
+    from probllms_tui.engine.cloze import OptionLikelihood, normalise
     from probllms_train.bench.models import open_scorer, resolve_model
 
     spec = resolve_model(str(tiny_hf))
@@ -130,7 +131,9 @@ def test_hf_scorer_matches_direct_computation(tiny_hf):
             raw[l] = sum(float(logp[len(prefix) - 1 + i, t]) for i, t in enumerate(cont))
             lengths[l] = len(cont)
         got = scorer.score(q, (), "cloze")
-        assert got.scores == pytest.approx(cloze_normalise(raw, lengths), abs=1e-4)
+        want = normalise({l: OptionLikelihood(raw[l], lengths[l], len(cloze_continuation(o).encode()))
+                          for l, o in zip(q.letters, q.options)}, DEFAULT_CLOZE_NORM)  # the engine's own rule
+        assert got.scores == pytest.approx(want, abs=1e-4)
     scorer.close()
 
 
