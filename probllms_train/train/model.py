@@ -43,6 +43,7 @@ def convert_gguf_once(gguf: Path, log=print) -> Path:
     out = gguf_cache_dir(gguf)
     if (out / "done.json").is_file():
         _drop_gguf_quantization(out / "config.json")
+        _keep_sentencepiece_vocab(gguf, out)  # caches written before this step existed
         return out
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -60,6 +61,7 @@ def convert_gguf_once(gguf: Path, log=print) -> Path:
     fresh.save_pretrained(tmp)
     _drop_gguf_quantization(tmp / "config.json")
     tokenizer.save_pretrained(tmp)
+    _keep_sentencepiece_vocab(gguf, tmp)
     (tmp / "done.json").write_text(json.dumps({"gguf": str(gguf), "seconds": round(time.monotonic() - started, 1)}))
     if out.exists():  # a half-written earlier attempt
         import shutil
@@ -67,6 +69,26 @@ def convert_gguf_once(gguf: Path, log=print) -> Path:
         shutil.rmtree(out)
     tmp.rename(out)
     return out
+
+
+def _keep_sentencepiece_vocab(gguf: Path, hf_dir: Path) -> None:
+    """Give the HF folder the GGUF's own SentencePiece vocabulary (``tokenizer.model``).
+
+    Why: the run's base folder is what `probllms-train export` merges into and converts back
+    to GGUF; from transformers' rebuilt ``tokenizer.json`` alone the converter writes a
+    GPT-2 style vocabulary that tokenizes differently from the model that was trained
+    (export/gguf_vocab.py). Only SentencePiece ("llama" tokenizer) GGUFs such as Gemma's.
+    """
+    if (hf_dir / "tokenizer.model").is_file():
+        return
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(gguf)).fields.get("tokenizer.ggml.model")
+    if field is None or bytes(field.parts[-1]).decode("utf-8", "replace") != "llama":
+        return
+    from probllms_train.export.gguf_vocab import write_sentencepiece_model
+
+    write_sentencepiece_model(gguf, hf_dir)
 
 
 def _drop_gguf_quantization(config_path: Path) -> None:

@@ -204,7 +204,42 @@ class ProbLLMsApp(App):
     def _open_retriever_early(self) -> None:
         # After the model loads, so the first answer does not wait seconds for chromadb and
         # the embedder; never before the first frame.
-        self.retriever()
+        existing = self.retriever()
+        if self.config.notes_indexer is not None and (existing is None or self.config.notes_dir is not None):
+            self._index_notes(first_time=existing is None)
+
+    def _index_notes(self, *, first_time: bool) -> None:
+        """Index the notes in the background (in the retriever worker).
+
+        Why automatically: a new student starts the app and asks a question; sources should
+        come without first finding the Notes screen. With no index yet the notes folder is
+        indexed once; with ``--notes DIR`` that folder is brought up to date, which for an
+        unchanged folder costs a hash per file. Answers meanwhile come without sources (the
+        retriever lock is not held while indexing), then cite the notes.
+        """
+        from probllms_tui.core.paths import default_notes_dir
+
+        notes = self.config.notes_dir or default_notes_dir()
+        if not notes.is_dir():
+            if self.config.notes_dir is not None:
+                self.from_thread(self.notify, f"--notes {notes}: folder not found; answers use no notes",
+                                 severity="warning", timeout=10)
+            return
+        if first_time:
+            self.from_thread(self.notify, f"Indexing the notes in {notes} (first run, about a minute); "
+                             "answers cite them once it is done.", timeout=10)
+        try:
+            report = self.config.notes_indexer(notes, self.config.data_dir)
+        except Exception as exc:
+            self.from_thread(self.notify, f"Notes not indexed: {one_line(exc)} (Notes screen F5, ctrl+r to retry)",
+                             severity="warning", timeout=12)
+            return
+        changed = not isinstance(report, dict) or report.get("indexed") or report.get("removed")
+        if first_time or changed:
+            self.forget_retriever()
+            opened = self.retriever()
+            if opened is not None:
+                self.from_thread(self.notify, f"Notes indexed from {notes}: answers now cite them.", timeout=5)
 
     def forget_retriever(self) -> None:
         """After a reindex: open the fresh index on next use."""

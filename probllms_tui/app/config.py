@@ -24,6 +24,13 @@ def open_real_retriever(data_dir: Path) -> Any | None:
     return open_retriever(data_dir)
 
 
+def index_real_notes(notes_dir: Path, data_dir: Path) -> dict:
+    # Incremental: unchanged files are not re-embedded (rag/indexer.py).
+    from probllms_tui.rag.service import build_index
+
+    return build_index(notes_dir, data_dir)
+
+
 @dataclass
 class AppConfig:
     data_dir: Path
@@ -35,3 +42,6 @@ class AppConfig:
     use_builtin_bank: bool = True
     engine_factory: Callable[[str | None, Path | None, int], Engine] = open_real_engine
     retriever_factory: Callable[[Path], Any | None] = open_real_retriever
+    # Indexes the notes in the background on first run (or for --notes); None: never.
+    # Off by default so tests with a scripted retriever never build a real index.
+    notes_indexer: Callable[[Path, Path], Any] | None = None

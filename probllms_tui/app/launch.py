@@ -12,9 +12,10 @@ from pathlib import Path
 def launch(model: str | None = None, banks: list[Path] | None = None, notes: Path | None = None,
            data_dir: Path | None = None, models_dir: Path | None = None, rag: bool = True) -> None:
     from probllms_tui.app.app import ProbLLMsApp
-    from probllms_tui.app.config import AppConfig
+    from probllms_tui.app.config import AppConfig, index_real_notes
     from probllms_tui.core.paths import data_dir as resolve_data_dir
 
     config = AppConfig(data_dir=resolve_data_dir(data_dir), models_dir=models_dir, model=model,
-                       banks=[Path(b) for b in banks or []], notes_dir=notes, rag=rag)
+                       banks=[Path(b) for b in banks or []], notes_dir=notes, rag=rag,
+                       notes_indexer=index_real_notes)
     ProbLLMsApp(config).run()

@@ -35,7 +35,11 @@ def models_dir(override: str | Path | None = None) -> Path:
 
 
 def default_notes_dir() -> Path:
-    """The sample notes the project ships (source checkout) or the packaged copy."""
-    if (PROJECT_ROOT / "notes").is_dir():
-        return PROJECT_ROOT / "notes"
-    return Path(__file__).resolve().parents[1] / "assets" / "notes"
+    """The sample notes the project ships in ``notes/`` beside the package.
+
+    Why not packaged: the README installs from the checkout (``pip install -e .``), where
+    ``notes/`` is the folder students read and extend. A wheel installed elsewhere has no
+    sample notes; the app then answers without sources, and ``--notes DIR`` (or
+    ``probllms-tui notes index DIR``) points it at the student's own folder.
+    """
+    return PROJECT_ROOT / "notes"

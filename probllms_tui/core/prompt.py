@@ -19,8 +19,9 @@ from probllms_tui.core.mcq import MCQ
 
 PROMPT_FORMAT = "probllms-v1"
 
-# Generation stops where the next exam item would begin.
-STOP_SEQUENCES = ("\nQuestion:", "\n\nOptions:", "\nNotes:")
+# Generation stops where the next exam item would begin: where a base model starts a new exercise instead of finishing the explanation: observed
+# with Gemma 270M, which after a few sentences writes "Answer: C" or a new "Question:".
+STOP_SEQUENCES = ("\nQuestion:", "\n\nOptions:", "\nNotes:", "\nAnswer:", "\nExplanation:")
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,9 @@ def _read_csv(path: Path, strict: bool) -> BankLoad:
                     out.skipped.append((lineno, exc.message))
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", where=str(path)) from None
+    except csv.Error as exc:  # NUL bytes, an oversized field: the file itself is broken here
+        line = locals().get("end_of_previous", 0) + 1  # the record being read
+        raise InputError(f"malformed CSV ({one_line(exc)})", where=f"{path}:{line}") from None
     return out
 
 

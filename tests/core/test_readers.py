@@ -76,6 +76,14 @@ def test_csv_multiline_record_reports_its_first_line(tmp_path):
     assert [n for n, _ in load.skipped] == [3]
 
 
+def test_a_broken_csv_is_one_input_error_naming_the_line(tmp_path):
+    path = tmp_path / "bank.csv"
+    path.write_text('question,A,B,answer\n"fine?",a,b,A\n"' + "x" * 200_000 + '",a,b,A\n', encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_bank(path)
+    assert str(info.value).startswith(f"{path}:3: malformed CSV")
+
+
 def test_malformed_jsonl_skip_mode_reports_each_line():
     load = read_bank(FIXTURES / "malformed.jsonl")
     assert len(load.questions) == 2

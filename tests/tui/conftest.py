@@ -29,13 +29,15 @@ def fixed_clock(monkeypatch):
 def make_app(tmp_path):
     """Build (not run) an app on a fresh data dir with the test bank and a scripted engine."""
     def build(*, engine=None, factory=None, banks=(BANK,), retriever=None, data_dir=None,
-              rag=True, model=None, notes_dir=DATA / "notes") -> ProbLLMsApp:
+              rag=True, model=None, notes_dir=DATA / "notes", retriever_factory=None,
+              notes_indexer=None) -> ProbLLMsApp:
         config = AppConfig(
             data_dir=data_dir or tmp_path / "home", models_dir=tmp_path / "models",
             banks=[Path(b) for b in banks], notes_dir=notes_dir, rag=rag, model=model,
             use_builtin_bank=False,
             engine_factory=factory or engine_factory(engine),
-            retriever_factory=lambda data_dir: retriever,
+            retriever_factory=retriever_factory or (lambda data_dir: retriever),
+            notes_indexer=notes_indexer,
         )
         return ProbLLMsApp(config)
 

@@ -158,3 +158,42 @@ async def test_cli_flags_reach_the_app(monkeypatch, tmp_path):
     config = seen["config"]
     assert (config.model, config.banks, config.notes_dir, config.data_dir, config.rag) == (
         "m.gguf", [BANK], tmp_path, tmp_path / "d", False)
+
+
+async def test_first_run_indexes_the_notes_in_the_background(make_app):
+    """No index yet: the app indexes the notes folder itself, then answers can cite it."""
+    from fakes import FakeRetriever
+
+    built, fresh = [], FakeRetriever([])
+
+    def indexer(notes_dir, data_dir):
+        built.append((notes_dir, data_dir))
+        return {"indexed": 2, "removed": 0}
+
+    app = make_app(retriever_factory=lambda data_dir: fresh if built else None, notes_indexer=indexer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot, 0.1)
+        assert built == [(app.config.notes_dir, app.config.data_dir)]
+        assert app.retriever() is fresh
+
+
+async def test_an_existing_index_is_used_as_is(make_app):
+    from fakes import FakeRetriever
+
+    built, existing = [], FakeRetriever([])
+    app = make_app(retriever_factory=lambda data_dir: existing, notes_dir=None,
+                   notes_indexer=lambda notes_dir, data_dir: built.append(notes_dir))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot, 0.1)
+        assert built == [] and app.retriever() is existing
+
+
+async def test_a_failed_first_index_is_explained_and_answers_go_on(make_app):
+    def indexer(notes_dir, data_dir):
+        raise OSError("disk full")
+
+    app = make_app(retriever_factory=lambda data_dir: None, notes_indexer=indexer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot, 0.1)
+        assert any("Notes not indexed: disk full" in n.message for n in app._notifications)
+        assert app.retriever() is None
