@@ -24,6 +24,12 @@ app.add_typer(bench_app, name="bench", help="MCQ accuracy, speed, judge and rewa
 
 
 def run() -> None:
+    import warnings
+
+    # transformers 5 renamed gradient checkpointing and warns on every evaluation that TRL and
+    # PEFT still call the old name; the warning is about their code, not the user's, and it
+    # buried the step log. Everything else still shows.
+    warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated", category=FutureWarning)
     run_cli(app)
 
 

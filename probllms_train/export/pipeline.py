@@ -52,7 +52,13 @@ def model_name(raw: str) -> str:
     return name
 
 
-def load_questions(data: Path | None, n: int) -> tuple[list[MCQ], str]:
+def load_questions(data: Path | None, n: int) -> tuple[list[MCQ], list[MCQ], str]:
+    """The quality report's questions (the first ``n``) and the imatrix calibration set.
+
+    Why two sets: an importance matrix computed on the very prompts the report measures would
+    flatter the quantization it shapes, so calibration uses the bank's other questions, and
+    falls back to the report's own only when the bank has nothing else (the report says so).
+    """
     from probllms_tui.core.readers import read_bank
 
     from probllms_tui.bank import builtin_bank_path
@@ -60,11 +66,12 @@ def load_questions(data: Path | None, n: int) -> tuple[list[MCQ], str]:
     builtin = builtin_bank_path()
     path = data or (builtin if builtin.is_file() else None)
     if path is None:
-        return [], ""
-    questions = read_bank(path).questions[:n]
+        return [], [], ""
+    everything = read_bank(path).questions
+    questions, rest = everything[:n], everything[n:]
     if data is not None and not questions:
         raise InputError("no usable questions for the quality report", where=str(data))
-    return questions, f"{path} (first {len(questions)})"
+    return questions, rest or questions, f"{path} (first {len(questions)})"
 
 
 def _existing_parent(p: Path) -> Path:
@@ -108,9 +115,10 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
     merged_bpp = convert.model_dtype_bytes(src.base_dir) if src.adapter_dir else 0.0
     need = convert.estimate_bytes(n_params, opts.quants, merged_copy_bytes_per_param=merged_bpp)
     convert.check_disk_space(_existing_parent(opts.models_dir), need)
-    questions, questions_source = load_questions(opts.data, opts.report_n)
+    questions, calibration, questions_source = load_questions(opts.data, opts.report_n)
     texts = [quality.comparison_text(q) for q in questions]
-    if opts.imatrix and not texts:
+    calibration_texts = [quality.comparison_text(q) for q in calibration]
+    if opts.imatrix and not calibration_texts:
         raise InputError("--imatrix needs MCQ prompts: pass --data BANK (no built-in bank found)")
     log(f"exporting {src.base_model} ({arch}, {n_params / 1e6:.1f}M parameters)"
         + (f" + adapter {src.adapter_dir}" if src.adapter_dir else "") + f" as {name}")
@@ -123,8 +131,10 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
             source.check_tokenizer(hf_dir)
         imatrix = None
         if opts.imatrix:
-            log(f"computing the importance matrix on {len(texts)} MCQ prompts")
-            imatrix = _imatrix(hf_dir, texts)
+            overlap = " (the report's own questions: the bank has no others)" if calibration is questions else \
+                " (none of them in the quality report)"
+            log(f"computing the importance matrix on {len(calibration_texts)} MCQ prompts{overlap}")
+            imatrix = _imatrix(hf_dir, calibration_texts)
         log("converting to F16 GGUF (llama.cpp converter)")
         staged = {"F16": convert.convert_to_f16(hf_dir, staging.path(f"{name}-f16.gguf"), model_name=name)}
         _validate(staged["F16"])
@@ -164,6 +174,8 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
             "recipe": src.recipe, "architecture": arch, "parameters": n_params,
             "scoring_method": opts.scoring_method, "prompt_format": PROMPT_FORMAT,
             "questions_source": questions_source, "imatrix": bool(imatrix),
+            "imatrix_prompts": len(calibration_texts) if imatrix else 0,
+            "imatrix_overlaps_report": bool(imatrix) and calibration is questions,
             "registered": [e.name for e in entries]}
     report_json, report_md = write_report(opts.models_dir, name, meta, rows)
     return ExportResult(entries=entries, quality=rows, report_json=report_json, report_md=report_md)

@@ -77,8 +77,16 @@ class LogLineCallback(TrainerCallback):
 
     def __init__(self, log) -> None:
         self.log = log
+        # Set while the final adapter scores a named set (e.g. "32 train pairs"): TRL logs
+        # those metrics as eval_*, which would read as a second test evaluation.
+        self.scoring: str | None = None
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         parts = [f"{label} {logs[key]:.4g}" for key, label in self.KEYS if isinstance((logs or {}).get(key), float)]
-        if parts and state.is_world_process_zero:
+        if not parts or not state.is_world_process_zero:
+            return
+        if self.scoring:
+            parts = [p.replace("eval_", "") for p in parts]
+            self.log(f"final adapter on {self.scoring}:  " + "  ".join(parts))
+        else:
             self.log(f"step {state.global_step}/{state.max_steps}  " + "  ".join(parts))

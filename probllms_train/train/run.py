@@ -103,7 +103,16 @@ def _dpo_args(recipe: Recipe, run_dir: Path):
 
 def _final_metrics(trainer, dataset, prefix: str) -> dict[str, float]:
     """Score ``dataset`` with the final adapter; TRL logs its DPO metrics under ``eval_``."""
-    raw = trainer.evaluate(eval_dataset=dataset, metric_key_prefix=prefix)
+    from probllms_train.train.resume import LogLineCallback
+
+    line = next((c for c in trainer.callback_handler.callbacks if isinstance(c, LogLineCallback)), None)
+    if line is not None:
+        line.scoring = f"{len(dataset)} {prefix} pairs"
+    try:
+        raw = trainer.evaluate(eval_dataset=dataset, metric_key_prefix=prefix)
+    finally:
+        if line is not None:
+            line.scoring = None
     out = {f"{prefix}_{k[len('eval_'):]}" if k.startswith("eval_") else k: v for k, v in raw.items()}
     out["pairs"] = len(dataset)
     return out

@@ -83,7 +83,7 @@ def models(
 ) -> None:
     """List the registry's models: name, quantization, size, base model, scoring method."""
     from probllms_tui.core.paths import models_dir as resolve_models_dir
-    from probllms_tui.core.registry import Registry, default_model_path
+    from probllms_tui.core.registry import Registry, default_model_path, human_size
 
     reg = Registry(resolve_models_dir(models_dir))
     rows = []
@@ -100,7 +100,7 @@ def models(
     print(f"{'NAME':32} {'QUANT':8} {'SIZE':>9}  {'SCORING':7}  BASE")
     for r in rows:
         name = r["name"] + (" (default)" if r["default"] else "")
-        print(f"{name:32} {r['quantization']:8} {r['size_bytes'] / 2**20:7.0f}MB  "
+        print(f"{name:32} {r['quantization']:8} {human_size(r['size_bytes']):>9}  "
               f"{r['scoring_method']:7}  {r['base_model'] or '-'}")
     print(f"\nmodels dir: {reg.models_dir}")
 

@@ -162,3 +162,11 @@ class Registry:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.manifest_path)
+
+
+def human_size(n_bytes: int) -> str:
+    """``241 MB``, ``1.3 GB``, ``0.1 MB``: whole MB for model-sized files, a decimal below 10."""
+    mb = n_bytes / 2**20
+    if mb >= 1024:
+        return f"{mb / 1024:.1f} GB"
+    return f"{mb:.1f} MB" if mb < 10 else f"{mb:.0f} MB"

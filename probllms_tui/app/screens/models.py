@@ -17,6 +17,7 @@ from textual.widgets import Button, DataTable, Footer, Input, ProgressBar, Stati
 from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
 from probllms_tui.core.errors import one_line
+from probllms_tui.core.registry import human_size
 from probllms_tui.store import Settings
 from probllms_tui.store.settings import SETTING_LABELS, SettingError
 
@@ -110,7 +111,7 @@ class ModelsScreen(Screen):
         cursor = table.cursor_row
         table.clear()
         for r in rows:
-            size = "missing" if r["missing"] else f"{r['size'] / 2**20:.0f} MB"
+            size = "missing" if r["missing"] else human_size(r['size'])
             active = "●" if self.app.engine is not None and self.app.engine.name == r["name"] else ""
             table.add_row(active, r["name"], r["quantization"], size, r["base"])
         if rows:
