@@ -17,8 +17,25 @@ def preview(app) -> str:
 
 
 async def paste(app, pilot, text: str) -> None:
-    app.screen.query_one("#paste", TextArea).text = text
+    """Paste as a terminal does: the driver hands the app a Paste event for the focused widget."""
+    area = app.screen.query_one("#paste", TextArea)
+    area.text = ""
+    area.focus()
     await pilot.pause(0.05)
+    app.post_message(events.Paste(text))
+    await pilot.pause(0.05)
+
+
+async def test_a_paste_lands_once_even_with_terminal_line_endings(make_app):
+    """Terminals send pasted newlines as CR; the editor must hold the question once."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f3")
+        await settle(app, pilot)
+        await paste(app, pilot, QUESTION.replace("\n", "\r"))
+        assert app.screen.query_one("#paste", TextArea).text.count("Which is prime?") == 1
+        text = preview(app)
+        assert "Detected 4 options" in text and "Stem: Which is prime?\n" in text and "D. 9" in text
 
 
 async def test_paste_previews_then_answers_with_sources(make_app):

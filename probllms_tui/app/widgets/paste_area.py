@@ -21,10 +21,10 @@ class PasteArea(TextArea):
         reason: str
 
     async def _on_paste(self, event: events.Paste) -> None:
+        # Textual runs TextArea's own _on_paste after this one (handlers run down the MRO)
+        # unless the default is prevented: calling super() here as well pasted everything twice.
         if len(event.text) > MAX_PASTE_CHARS:
             event.prevent_default()
             self.post_message(self.Refused(
                 f"pasted {len(event.text):,} characters; a question is at most {MAX_PASTE_CHARS:,} "
                 "(nothing was inserted)"))
-            return
-        await super()._on_paste(event)
