@@ -100,7 +100,8 @@ def resolve_source(ref: str) -> ExportSource:
         tok_ref = _first(run, "tokenizer", "tokenizer_dir")
         tokenizer_dir = (p / tok_ref) if tok_ref and (p / tok_ref).is_dir() else None
         return ExportSource(
-            base_dir=_model_dir(base_ref, relative_to=p), base_model=base_ref, adapter_dir=adapter,
+            base_dir=_model_dir(base_ref, relative_to=p),
+            base_model=_first(run, "base_model_label") or base_ref, adapter_dir=adapter,
             tokenizer_dir=tokenizer_dir,
             adapter_run=str(p.resolve()),
             recipe=recipe if isinstance(recipe, str) else json.dumps(recipe, sort_keys=True)[:200],

@@ -103,6 +103,25 @@ def model_card(recipe: Recipe, base: str, row: dict[str, Any]) -> str:
     )
 
 
+def base_label(recipe: Recipe, base: str) -> str:
+    """What a person calls the base model; ``base_model`` stays the folder export merges into.
+
+    Why both: for a GGUF-sourced run that folder is a cache path
+    (~/.local/share/probllms/hf-from-gguf/...), which told a student nothing on the Models screen.
+    """
+    m = recipe.model
+    if m.source == "gguf":
+        if m.gguf_file == "default":
+            from probllms_tui.core.registry import default_entry
+
+            entry = default_entry()
+            return f"{entry.base_model} ({entry.name} GGUF)"
+        return f"{Path(m.gguf_file).name} (GGUF)"
+    if m.source == "tiny":
+        return "tiny Llama (built from a config)"
+    return base
+
+
 def run_record(recipe: Recipe, base: str, run_dir: Path, *, status: str, step: int,
                recipe_source: str) -> dict[str, Any]:
     return {
@@ -111,6 +130,7 @@ def run_record(recipe: Recipe, base: str, run_dir: Path, *, status: str, step: i
         "recipe": recipe.name,
         "recipe_source": recipe_source,
         "base_model": base,
+        "base_model_label": base_label(recipe, base),
         "model_source": recipe.model.source,
         "adapter": "adapter" if status == "finished" else None,
         "tokenizer": "tokenizer" if status == "finished" else None,
