@@ -34,7 +34,7 @@ class StatsScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="stats-dialog", classes="dialog"):
             yield Static("Per-topic statistics  (Esc closes)", classes="title")
-            yield StatsTable()
+            yield StatsTable(topic_width=40)
 
     def on_mount(self) -> None:
         self.query_one(StatsTable).show(self.app.store.topic_stats())

@@ -10,6 +10,11 @@ from probllms_tui.store import TopicStats
 class StatsTable(DataTable):
     DEFAULT_CSS = "StatsTable { height: auto; max-height: 100%; }"
 
+    def __init__(self, *args, topic_width: int = 12, **kwargs) -> None:
+        # The side panel has room for 12 characters of topic; the pop-up shows whole names.
+        super().__init__(*args, **kwargs)
+        self.topic_width = topic_width
+
     def on_mount(self) -> None:
         self.cursor_type = "none"
         self.zebra_stripes = True
@@ -19,6 +24,6 @@ class StatsTable(DataTable):
         self.clear()
         for s in stats:
             acc = f"{s.accuracy:.0%}" if s.answered else "-"
-            self.add_row(s.subject[:12], acc, str(s.streak), str(s.due))
+            self.add_row(s.subject[:self.topic_width], acc, str(s.streak), str(s.due))
         if not stats:
             self.add_row("no answers", "", "", "")
