@@ -11,10 +11,7 @@ The softmax over those scores gives the probabilities, the argmax the answer.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-
-import numpy as np
 
 from probllms_tui.core.errors import InputError, ModelLoadError
 from probllms_tui.core.mcq import MCQ
@@ -26,7 +23,7 @@ from probllms_tui.core.prompt import (
     render_letter_prompt,
 )
 from probllms_tui.core.registry import DEFAULT_CLOZE_NORM
-from probllms_tui.engine.base import METHODS, ScoreResult
+from probllms_tui.engine.base import METHODS, OptionScorer
 from probllms_tui.engine.cloze import OptionLikelihood, normalise
 
 
@@ -40,13 +37,7 @@ def cloze_normalise(raw: dict[str, float], lengths: dict[str, int],
     return normalise(options, norm)
 
 
-def _softmax(values: Sequence[float]) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64)
-    e = np.exp(v - v.max())
-    return e / e.sum()
-
-
-class HFScorer:
+class HFScorer(OptionScorer):
     quantization = "HF"
 
     def __init__(self, model, tokenizer, *, name: str, n_ctx: int, method: str):
@@ -100,23 +91,6 @@ class HFScorer:
             return self.model(input_ids=ids, attention_mask=mask).logits.float()
 
     # --- scoring ------------------------------------------------------------------------
-    def score(self, q: MCQ, passages: Sequence[Passage] = (), method: str | None = None) -> ScoreResult:
-        method = method or self.default_method
-        t0 = time.perf_counter()
-        if method == "letter":
-            scores, n_prompt = self._score_letter(q, passages)
-        elif method == "cloze":
-            scores, n_prompt = self._score_cloze(q, passages)
-        else:
-            raise InputError(f"unknown scoring method {method!r}; use one of {', '.join(METHODS)}")
-        letters = list(scores)
-        probs = _softmax(list(scores.values()))
-        return ScoreResult(answer=letters[int(np.argmax(probs))],
-                           probabilities={l: float(p) for l, p in zip(letters, probs)},
-                           method=method, model=self.name,
-                           latency_ms=(time.perf_counter() - t0) * 1000.0,
-                           scores=scores, prompt_tokens=n_prompt)
-
     def _score_letter(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
         tokens = self.tokenize(render_letter_prompt(q, passages))
         self._check_fits(len(tokens) + 1)

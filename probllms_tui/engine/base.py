@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from probllms_tui.core.mcq import MCQ
+from probllms_tui.core.errors import InputError
 from probllms_tui.core.prompt import Passage
 
 METHODS = ("letter", "cloze")
@@ -21,6 +25,48 @@ class ScoreResult:
     latency_ms: float
     scores: dict[str, float] = field(default_factory=dict)  # raw log-likelihood per letter
     prompt_tokens: int = 0
+
+
+class OptionScorer:
+    """``score`` for anything that can score options by letter and by cloze.
+
+    The GGUF engine and the benchmark's transformers scorer share it, so both turn per-option
+    scores into an answer and probabilities by the same rule (softmax, argmax).
+    Subclasses set ``name`` and ``default_method`` and implement the two ``_score_*``
+    methods, each returning (scores by letter, prompt tokens).
+    """
+
+    name: str
+    default_method: str
+
+    def _score_letter(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
+        raise NotImplementedError
+
+    def _score_cloze(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
+        raise NotImplementedError
+
+    def score(self, q: MCQ, passages: Sequence[Passage] = (), method: str | None = None) -> ScoreResult:
+        method = method or self.default_method
+        t0 = time.perf_counter()
+        if method == "letter":
+            scores, n_prompt = self._score_letter(q, passages)
+        elif method == "cloze":
+            scores, n_prompt = self._score_cloze(q, passages)
+        else:
+            raise InputError(f"unknown scoring method {method!r}; use one of {', '.join(METHODS)}")
+        letters = list(scores)
+        probs = softmax(list(scores.values()))
+        return ScoreResult(answer=letters[int(np.argmax(probs))],
+                           probabilities={l: float(p) for l, p in zip(letters, probs)},
+                           method=method, model=self.name,
+                           latency_ms=(time.perf_counter() - t0) * 1000.0,
+                           scores=scores, prompt_tokens=n_prompt)
+
+
+def softmax(values: Sequence[float]) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    e = np.exp(v - v.max())
+    return e / e.sum()
 
 
 @runtime_checkable

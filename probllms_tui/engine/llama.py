@@ -36,7 +36,7 @@ from probllms_tui.core.prompt import (
     render_letter_prompt,
 )
 from probllms_tui.core.registry import DEFAULT_CLOZE_NORM, DEFAULT_SCORING
-from probllms_tui.engine.base import METHODS, ScoreResult
+from probllms_tui.engine.base import METHODS, OptionScorer
 from probllms_tui.engine.cloze import CLOZE_NORMS, OptionLikelihood, normalise
 from probllms_tui.engine.gguf_check import check_gguf
 from probllms_tui.engine.threads import choose_threads
@@ -69,13 +69,7 @@ def _log_softmax_at(logits: np.ndarray, token: int) -> float:
     return float(logits[token] - m) - float(np.log(np.exp(logits - m).sum(dtype=np.float64)))
 
 
-def _softmax(values: Sequence[float]) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64)
-    e = np.exp(v - v.max())
-    return e / e.sum()
-
-
-class LlamaEngine:
+class LlamaEngine(OptionScorer):
     def __init__(
         self,
         model_path: str | Path,
@@ -189,26 +183,6 @@ class LlamaEngine:
         return logits
 
     # --- scoring ------------------------------------------------------------------------
-    def score(self, q: MCQ, passages: Sequence[Passage] = (), method: str | None = None) -> ScoreResult:
-        method = method or self.default_method
-        t0 = time.perf_counter()
-        if method == "letter":
-            scores, n_prompt = self._score_letter(q, passages)
-        elif method == "cloze":
-            scores, n_prompt = self._score_cloze(q, passages)
-        else:
-            raise InputError(f"unknown scoring method {method!r}; use one of {', '.join(METHODS)}")
-        probs = _softmax(list(scores.values()))
-        letters = list(scores)
-        best = letters[int(np.argmax(probs))]
-        return ScoreResult(
-            answer=best,
-            probabilities={l: float(p) for l, p in zip(letters, probs)},
-            method=method, model=self.name,
-            latency_ms=(time.perf_counter() - t0) * 1000.0,
-            scores=scores, prompt_tokens=n_prompt,
-        )
-
     def _score_letter(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
         tokens = self.tokenize(render_letter_prompt(q, passages))
         self._check_fits(len(tokens) + 1)
