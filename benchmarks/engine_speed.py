@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 
 from probllms_tui.core.mcq import MCQ  # noqa: E402
 from probllms_tui.core.prompt import (  # noqa: E402
-    STOP_SEQUENCES,
+    EXPLANATION_STOPS,
     cloze_continuation,
     render_cloze_prefix,
     render_explanation_prompt,
@@ -173,7 +173,7 @@ def bench_streaming(engine, q: MCQ, max_tokens: int, rounds: int) -> None:
                 eng.append(generation_tps(stream))
             else:
                 stream = llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.2, top_p=0.95,
-                                               repeat_penalty=1.1, stop=list(STOP_SEQUENCES), stream=True, seed=0)
+                                               repeat_penalty=1.1, stop=list(EXPLANATION_STOPS), stream=True, seed=0)
                 raw.append(generation_tps(stream))
     e, r = statistics.median(t for t, _ in eng), statistics.median(t for t, _ in raw)
     print(f"stream {rounds} rounds, {eng[0][1]} vs {raw[0][1]} tokens: engine {e:.1f} tok/s, "

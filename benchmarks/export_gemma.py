@@ -136,7 +136,7 @@ def main() -> int:
     from probllms_train.export.pipeline import load_questions
     from probllms_train.export.quality import answer_stats, comparison_text, mcq_answers
 
-    questions, _ = load_questions(args.data, args.report_n)
+    questions, _, _ = load_questions(args.data, args.report_n)
     f16_file = models / "gemma3-270m-export-f16.gguf"
     same, n_texts = tokenization_agreement(default_model_path(), f16_file, [comparison_text(q) for q in questions])
     rows = {r.quantization: r for r in result.quality}

@@ -172,6 +172,7 @@ def main() -> int:
     if py is None:
         return 0
     from probllms_tui.core.readers import read_bank
+    from probllms_tui.core.prompt import cloze_continuation
     from probllms_train.bench.hf_scorer import cloze_normalise
 
     questions = [q for q in read_bank(bank).questions if q.answer][: args.n]
@@ -190,7 +191,8 @@ def main() -> int:
         for i, (q, s_lm, s_hf, s_gg) in enumerate(zip(questions, lm, hf, gg)):
             ll = {l: float(r[0]) for l, r in zip(q.letters, s_lm["filtered_resps"])}
             if method == "cloze":
-                norm = cloze_normalise(ll, lengths[i])
+                n_bytes = {l: len(cloze_continuation(o).encode("utf-8")) for l, o in zip(q.letters, q.options)}
+                norm = cloze_normalise(ll, lengths[i], n_bytes)
                 pred_lm = max(norm, key=norm.get)
                 raw_ours = {l: v for l, v in s_hf["scores"].items()}  # normalised; raw below
                 raw_pred_lm = max(ll, key=ll.get)

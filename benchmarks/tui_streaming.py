@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from probllms_tui.core.mcq import MCQ
-from probllms_tui.core.prompt import STOP_SEQUENCES, render_explanation_prompt
+from probllms_tui.core.prompt import EXPLANATION_STOPS, render_explanation_prompt
 
 QUESTION = MCQ(
     stem="Which property makes a square matrix invertible?",
@@ -32,7 +32,7 @@ QUESTION = MCQ(
 def raw_tokens_per_s(llm, prompt: str, max_tokens: int, temperature: float) -> tuple[float, int]:
     n, t_first = 0, 0.0
     stream = llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.95,
-                                   repeat_penalty=1.1, stop=list(STOP_SEQUENCES), stream=True, seed=0)
+                                   repeat_penalty=1.1, stop=list(EXPLANATION_STOPS), stream=True, seed=0)
     for _chunk in stream:
         n += 1
         if n == 1:

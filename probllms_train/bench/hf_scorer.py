@@ -27,13 +27,13 @@ from probllms_tui.engine.base import METHODS, OptionScorer
 from probllms_tui.engine.cloze import OptionLikelihood, normalise
 
 
-def cloze_normalise(raw: dict[str, float], lengths: dict[str, int],
-                    n_bytes: dict[str, int] | None = None, norm: str = DEFAULT_CLOZE_NORM) -> dict[str, float]:
+def cloze_normalise(raw: dict[str, float], lengths: dict[str, int], n_bytes: dict[str, int],
+                    norm: str = DEFAULT_CLOZE_NORM) -> dict[str, float]:
     """The engine's own cloze normalisation (probllms_tui/engine/cloze.py), applied to summed
-    log-probs and token counts, so HF and GGUF scores follow one rule. ``pmi`` needs the
+    log-probs, token counts and byte counts. ``norm`` defaults to the registry's default, which
+    is what GGUF models use unless their manifest names another; ``pmi`` needs the
     unconditional pass, which this scorer does not run."""
-    options = {k: OptionLikelihood(logprob=raw[k], n_tokens=lengths[k], n_bytes=(n_bytes or lengths)[k])
-               for k in raw}
+    options = {k: OptionLikelihood(logprob=raw[k], n_tokens=lengths[k], n_bytes=n_bytes[k]) for k in raw}
     return normalise(options, norm)
 
 

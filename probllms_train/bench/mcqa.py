@@ -179,11 +179,11 @@ def run_mcqa(specs: list[ModelSpec], datasets: list[Dataset], *, out: Path, rag_
                                     **({"threads": threads} if threads else {}))
             try:
                 used = method or scorer.default_method
-                threads = list(getattr(scorer, "threads", ()) or []) or None
+                used_threads = list(getattr(scorer, "threads", ()) or []) or None
                 for ds in datasets:
                     for rag in rag_settings:
                         folder = out / "runs" / "__".join(_slug(x) for x in (spec.name, ds.name, "rag" if rag else "norag"))
-                        run = Run(spec, ds, rag, used, folder / "samples.jsonl", threads=threads)
+                        run = Run(spec, ds, rag, used, folder / "samples.jsonl", threads=used_threads)
                         runs.append(run)
                         _score_run(run, scorer, retriever, k, progress)
             finally:

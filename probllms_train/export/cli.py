@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from probllms_tui.core.registry import DEFAULT_SCORING
+from probllms_tui.core.registry import DEFAULT_SCORING, human_size
 
 
 def export_command(
@@ -38,5 +38,5 @@ def export_command(
     result = run_export(opts, log=lambda msg: typer.echo(msg, err=True))
     typer.echo(table(result.quality))
     for e in result.entries:
-        typer.echo(f"registered {e.name}  ({e.file}, {e.size_bytes / 2**20:.1f} MB)")
+        typer.echo(f"registered {e.name}  ({e.file}, {human_size(e.size_bytes)})")
     typer.echo(f"report: {result.report_md}")

@@ -52,6 +52,9 @@ def model_name(raw: str) -> str:
     return name
 
 
+IMATRIX_PROMPTS = 128
+
+
 def load_questions(data: Path | None, n: int) -> tuple[list[MCQ], list[MCQ], str]:
     """The quality report's questions (the first ``n``) and the imatrix calibration set.
 
@@ -68,7 +71,8 @@ def load_questions(data: Path | None, n: int) -> tuple[list[MCQ], list[MCQ], str
     if path is None:
         return [], [], ""
     everything = read_bank(path).questions
-    questions, rest = everything[:n], everything[n:]
+    # 128 prompts: llama-imatrix's usual few hundred chunks of context, at CPU cost.
+    questions, rest = everything[:n], everything[n:n + IMATRIX_PROMPTS]
     if data is not None and not questions:
         raise InputError("no usable questions for the quality report", where=str(data))
     return questions, rest or questions, f"{path} (first {len(questions)})"

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from probllms_tui.core.registry import human_size
 from probllms_train.export.quality import QuantQuality
 from probllms_train.export.staging import write_text_atomic
 
@@ -28,7 +29,7 @@ def table(rows: list[QuantQuality]) -> str:
     lines = [head]
     for r in rows:
         lines.append(
-            f"{r.quantization:8} {r.size_bytes / 2**20:7.1f}MB {_fmt(r.kld_mean, '9.5f')} "
+            f"{r.quantization:8} {human_size(r.size_bytes):>9} {_fmt(r.kld_mean, '9.5f')} "
             f"{_fmt(r.kld_p99, '9.4f')} {_fmt(r.top1_agreement, '7.1%')} {_fmt(r.accuracy, '6.1%')} "
             f"{_fmt(r.flip_rate, '6.1%')}  {r.n_questions} q / {r.n_positions} pos"
         )

@@ -1,7 +1,8 @@
 """What to export: a training run folder, a Hugging Face model folder, or a cached hub name.
 
 A run folder holds ``run.json`` (written by ``probllms-train train``) naming the base model
-and the adapter. Keys read here, tolerant of spelling: ``base_model`` (hub id or path,
+and the adapter. Keys read here, tolerant of spelling: ``base_model_label`` (what the manifest shows as the base, when the run
+recorded one), ``base_model`` (hub id or path,
 also ``base_model_path``/``model``), ``adapter_dir`` (also ``adapter``/``adapter_path``,
 relative to the run folder; default: ``adapter/`` or the run folder itself when it holds
 ``adapter_config.json``), ``tokenizer`` (a folder with the tokenizer the run trained with),
@@ -24,7 +25,7 @@ ADAPTER_CONFIG = "adapter_config.json"
 @dataclass
 class ExportSource:
     base_dir: Path            # a Hugging Face model folder (config, weights, tokenizer)
-    base_model: str           # what the manifest records as the base (hub id or path)
+    base_model: str           # what the manifest records as the base (a label, hub id or path)
     adapter_dir: Path | None  # PEFT adapter to merge, None for a plain model
     tokenizer_dir: Path | None = None  # the tokenizer the run trained with, if saved apart
     adapter_run: str = ""     # the run folder, for the manifest

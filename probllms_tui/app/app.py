@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from probllms_tui.app.config import AppConfig
 from probllms_tui.app.screens.help import HelpScreen
@@ -48,6 +49,10 @@ def _notes_screen() -> Screen:
     from probllms_tui.app.screens.notes import NotesScreen
 
     return NotesScreen()
+
+
+class _IndexingCancelled(Exception):
+    """Raised from the indexer's progress callback when the app is quitting."""
 
 
 class ProbLLMsApp(App):
@@ -90,7 +95,7 @@ class ProbLLMsApp(App):
         self._engine_lock = threading.Lock()
         self._retriever: Any = None
         self._retriever_tried = False
-        self._retriever_lock = threading.Lock()
+        self._retriever_lock = threading.RLock()
 
     # --- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -226,25 +231,42 @@ class ProbLLMsApp(App):
                                  severity="warning", timeout=10)
             return
         if first_time:
-            self.from_thread(self.notify, f"Indexing the notes in {notes} (first run, about a minute); "
+            self.from_thread(self.notify, f"Indexing the notes in {notes} (first run, under a minute); "
                              "answers cite them once it is done.", timeout=10)
+        worker = get_current_worker()
+
+        def progress(done: int, total: int, path: str) -> None:
+            # Quitting cancels the worker; stop between files rather than hold the exit until
+            # every file is embedded. The index is incremental: the next start finishes it.
+            if worker.is_cancelled:
+                raise _IndexingCancelled
+
         try:
-            report = self.config.notes_indexer(notes, self.config.data_dir)
+            report = self.config.notes_indexer(notes, self.config.data_dir, progress=progress)
+        except _IndexingCancelled:
+            return
         except Exception as exc:
             self.from_thread(self.notify, f"Notes not indexed: {one_line(exc)} (Notes screen F5, ctrl+r to retry)",
                              severity="warning", timeout=12)
             return
-        changed = not isinstance(report, dict) or report.get("indexed") or report.get("removed")
-        if first_time or changed:
-            self.forget_retriever()
-            opened = self.retriever()
-            if opened is not None:
+        if report["skipped"]:
+            first = report["skipped"][0]
+            self.from_thread(self.notify, f"{len(report['skipped'])} note file(s) skipped, e.g. {first['path']}: "
+                             f"{first['reason']}", severity="warning", timeout=10)
+        if first_time or report["indexed"] or report["removed"]:
+            if self.reopen_retriever() is not None:
                 self.from_thread(self.notify, f"Notes indexed from {notes}: answers now cite them.", timeout=5)
 
     def forget_retriever(self) -> None:
         """After a reindex: open the fresh index on next use."""
         with self._retriever_lock:
             self._retriever, self._retriever_tried = None, False
+
+    def reopen_retriever(self) -> Any:
+        """Open the index afresh now, in one step (no window where another opener starts)."""
+        with self._retriever_lock:
+            self._retriever_tried = False
+            return self.retriever()  # the lock is re-entrant
 
     def note_model_answer(self, q: MCQ, letter: str) -> None:
         if q.answer is None:

@@ -24,11 +24,12 @@ def open_real_retriever(data_dir: Path) -> Any | None:
     return open_retriever(data_dir)
 
 
-def index_real_notes(notes_dir: Path, data_dir: Path) -> dict:
-    # Incremental: unchanged files are not re-embedded (rag/indexer.py).
+def index_real_notes(notes_dir: Path, data_dir: Path, progress=None) -> dict:
+    # Incremental: unchanged files are not re-embedded (rag/indexer.py). Skipped files come
+    # back in the report's "skipped" list, which the app shows.
     from probllms_tui.rag.service import build_index
 
-    return build_index(notes_dir, data_dir)
+    return build_index(notes_dir, data_dir, progress=progress)
 
 
 @dataclass
@@ -44,4 +45,4 @@ class AppConfig:
     retriever_factory: Callable[[Path], Any | None] = open_real_retriever
     # Indexes the notes in the background on first run (or for --notes); None: never.
     # Off by default so tests with a scripted retriever never build a real index.
-    notes_indexer: Callable[[Path, Path], Any] | None = None
+    notes_indexer: Callable[..., dict] | None = None

@@ -19,9 +19,12 @@ from probllms_tui.core.mcq import MCQ
 
 PROMPT_FORMAT = "probllms-v1"
 
-# Generation stops where the next exam item would begin: where a base model starts a new exercise instead of finishing the explanation: observed
-# with Gemma 270M, which after a few sentences writes "Answer: C" or a new "Question:".
-STOP_SEQUENCES = ("\nQuestion:", "\n\nOptions:", "\nNotes:", "\nAnswer:", "\nExplanation:")
+# Generation stops where the next exam item would begin (also the Ollama Modelfile's stops).
+STOP_SEQUENCES = ("\nQuestion:", "\n\nOptions:", "\nNotes:")
+# An explanation also ends where the model starts another answer: Gemma 270M goes on with
+# "Answer: C" or "Explanation:" after a few sentences. Not in the Modelfile: it strips the
+# newline, and open answers may say "Answer:" mid-line.
+EXPLANATION_STOPS = STOP_SEQUENCES + ("\nAnswer:", "\nExplanation:")
 
 
 @dataclass(frozen=True)

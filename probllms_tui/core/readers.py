@@ -89,6 +89,7 @@ def _read_jsonl(path: Path, strict: bool) -> BankLoad:
 
 def _read_csv(path: Path, strict: bool) -> BankLoad:
     out = BankLoad()
+    end_of_previous = 0  # line where the last complete record (or the header) ended
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)
@@ -117,8 +118,7 @@ def _read_csv(path: Path, strict: bool) -> BankLoad:
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", where=str(path)) from None
     except csv.Error as exc:  # NUL bytes, an oversized field: the file itself is broken here
-        line = locals().get("end_of_previous", 0) + 1  # the record being read
-        raise InputError(f"malformed CSV ({one_line(exc)})", where=f"{path}:{line}") from None
+        raise InputError(f"malformed CSV ({one_line(exc)})", where=f"{path}:{end_of_previous + 1}") from None
     return out
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
-
-import numpy as np
 
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.errors import InputError
@@ -54,19 +53,21 @@ class OptionScorer:
             scores, n_prompt = self._score_cloze(q, passages)
         else:
             raise InputError(f"unknown scoring method {method!r}; use one of {', '.join(METHODS)}")
-        letters = list(scores)
-        probs = softmax(list(scores.values()))
-        return ScoreResult(answer=letters[int(np.argmax(probs))],
-                           probabilities={l: float(p) for l, p in zip(letters, probs)},
+        probabilities = softmax(scores)
+        return ScoreResult(answer=max(probabilities, key=probabilities.get),
+                           probabilities=probabilities,
                            method=method, model=self.name,
                            latency_ms=(time.perf_counter() - t0) * 1000.0,
                            scores=scores, prompt_tokens=n_prompt)
 
 
-def softmax(values: Sequence[float]) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64)
-    e = np.exp(v - v.max())
-    return e / e.sum()
+def softmax(scores: dict[str, float]) -> dict[str, float]:
+    # Plain math over 2..10 options: this module is on the app's first-frame import path,
+    # which stays free of numpy.
+    top = max(scores.values())
+    exps = {k: math.exp(v - top) for k, v in scores.items()}
+    total = sum(exps.values())
+    return {k: e / total for k, e in exps.items()}
 
 
 @runtime_checkable

@@ -27,6 +27,7 @@ from probllms_tui.core.errors import InputError, ModelLoadError
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.prompt import (
     CLOZE_UNCONDITIONAL_PREFIX,
+    EXPLANATION_STOPS,
     STOP_SEQUENCES,
     Passage,
     cloze_continuation,
@@ -251,11 +252,11 @@ class LlamaEngine(OptionScorer):
         self._check_fits(n_prompt)
         max_tokens = max(1, min(max_tokens, self.n_ctx - n_prompt))
         yield from self.stream_completion(prompt, max_tokens=max_tokens, temperature=temperature,
-                                          should_stop=should_stop)
+                                          should_stop=should_stop, stop=EXPLANATION_STOPS)
 
     def stream_completion(
         self, prompt: str, *, max_tokens: int, temperature: float,
-        should_stop: Callable[[], bool] = lambda: False,
+        should_stop: Callable[[], bool] = lambda: False, stop: Sequence[str] = STOP_SEQUENCES,
     ) -> Iterator[str]:
         """Stream text pieces; stops between tokens as soon as ``should_stop()`` is true."""
         n = 0
@@ -263,7 +264,7 @@ class LlamaEngine(OptionScorer):
         self._prefix = None  # generation rewrites the cache past (and at) the prompt's end
         stream = self._llm.create_completion(
             prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.95,
-            repeat_penalty=1.1, stop=list(STOP_SEQUENCES), stream=True, seed=0,
+            repeat_penalty=1.1, stop=list(stop), stream=True, seed=0,
         )
         try:
             for chunk in stream:

@@ -166,15 +166,17 @@ async def test_first_run_indexes_the_notes_in_the_background(make_app):
 
     built, fresh = [], FakeRetriever([])
 
-    def indexer(notes_dir, data_dir):
+    def indexer(notes_dir, data_dir, progress):
         built.append((notes_dir, data_dir))
-        return {"indexed": 2, "removed": 0}
+        return {"indexed": 2, "removed": 0, "skipped": [{"path": "notes/broken.pdf", "reason": "not a PDF"}]}
 
     app = make_app(retriever_factory=lambda data_dir: fresh if built else None, notes_indexer=indexer)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot, 0.1)
         assert built == [(app.config.notes_dir, app.config.data_dir)]
         assert app.retriever() is fresh
+        assert any("1 note file(s) skipped, e.g. notes/broken.pdf: not a PDF" in n.message
+                   for n in app._notifications)
 
 
 async def test_an_existing_index_is_used_as_is(make_app):
@@ -182,14 +184,14 @@ async def test_an_existing_index_is_used_as_is(make_app):
 
     built, existing = [], FakeRetriever([])
     app = make_app(retriever_factory=lambda data_dir: existing, notes_dir=None,
-                   notes_indexer=lambda notes_dir, data_dir: built.append(notes_dir))
+                   notes_indexer=lambda notes_dir, data_dir, progress: built.append(notes_dir))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot, 0.1)
         assert built == [] and app.retriever() is existing
 
 
 async def test_a_failed_first_index_is_explained_and_answers_go_on(make_app):
-    def indexer(notes_dir, data_dir):
+    def indexer(notes_dir, data_dir, progress):
         raise OSError("disk full")
 
     app = make_app(retriever_factory=lambda data_dir: None, notes_indexer=indexer)
@@ -197,3 +199,29 @@ async def test_a_failed_first_index_is_explained_and_answers_go_on(make_app):
         await settle(app, pilot, 0.1)
         assert any("Notes not indexed: disk full" in n.message for n in app._notifications)
         assert app.retriever() is None
+
+
+async def test_quitting_stops_a_first_run_index_between_files(make_app):
+    import asyncio
+    import threading
+
+    started, files_seen = threading.Event(), []
+
+    def indexer(notes_dir, data_dir, progress):
+        started.set()
+        for i in range(200):  # a long folder: one file every 50 ms
+            threading.Event().wait(0.05)
+            files_seen.append(i)
+            progress(i + 1, 200, f"notes/{i}.md")
+        return {"indexed": 200, "removed": 0, "skipped": []}
+
+    app = make_app(retriever_factory=lambda data_dir: None, notes_indexer=indexer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        while not started.is_set():
+            await pilot.pause(0.05)
+    # The app has exited: the indexer must stop too, not go on embedding in the background
+    # (a real exit waits for worker threads, so the terminal would hang until it finished).
+    await asyncio.sleep(0.3)
+    seen = len(files_seen)
+    await asyncio.sleep(0.3)
+    assert len(files_seen) == seen < 200
