@@ -139,3 +139,18 @@ async def test_no_questions_says_how_to_add_some(make_app, tmp_path):
         assert "--bank" in text_of(app, "#question")
         await pilot.press("a", "n")  # nothing to answer: no crash, nothing stored
         assert app.store.answer_count() == 0
+
+
+async def test_the_streamed_explanation_is_in_view_on_a_short_terminal(make_app):
+    """At 80x24 the question, verdict, key explanation and bars fill the screen: once the
+    model starts explaining, the view scrolls so the explanation is visible."""
+    app = make_app(engine=FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        await settle(app, pilot, 0.2)
+        main = app.screen.query_one("#practice-main")
+        explanation = app.screen.query_one("#explanation", Markdown)
+        assert main.max_scroll_y > 0  # the content really is taller than the screen
+        assert explanation.region.height > 0
+        assert main.region.contains_region(explanation.region), (main.region, explanation.region)

@@ -123,12 +123,20 @@ class PracticeScreen(Screen):
             await self.query_one("#key-explanation", Markdown).update(render_math(q.explanation))
         self.query_one(StatsTable).show(self.app.store.topic_stats())
         self._show_queue_info()
+        self._verdict_to_top()
+        await self.query_one(AnswerPanel).start(q, correct=q.answer)
+
+    def _verdict_to_top(self) -> None:
+        # Short terminals: bring the verdict to the top, the model's answer follows below it.
         main = self.query_one("#practice-main", VerticalScroll)
         feedback = self.query_one("#feedback", Static)
-        # Short terminals: bring the verdict to the top, the model's answer follows below it.
         self.call_after_refresh(lambda: main.scroll_to_widget(feedback, top=True, animate=False)
                                 if main.max_scroll_y > 0 else None)
-        await self.query_one(AnswerPanel).start(q, correct=q.answer)
+
+    def on_answer_panel_streaming(self, message: AnswerPanel.Streaming) -> None:
+        # The panel grew (bars, then the explanation): scroll again, or the streamed
+        # explanation started below the fold of a 30-row terminal.
+        self._verdict_to_top()
 
     def action_next(self) -> None:
         if self.session.current is not None and self.chosen is None:

@@ -42,6 +42,9 @@ class AnswerPanel(Vertical):
     class Finished(Message):
         """Generation ended (done, stopped or failed): screens may re-enable input."""
 
+    class Streaming(Message):
+        """The explanation started: the panel is now tall, screens may scroll it into view."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._question: MCQ | None = None
@@ -130,6 +133,7 @@ class AnswerPanel(Vertical):
             if self._stream is None:
                 self._stream = Markdown.get_stream(self.query_one("#explanation", Markdown))
                 await self._stream.write("**Explanation:** ")
+                self.post_message(self.Streaming())
             await self._stream.write(self._math.feed(payload.text))
             if payload.tokens > 1:
                 self.app.tokens_per_s = payload.tokens_per_s
