@@ -86,7 +86,9 @@ class PracticeScreen(Screen):
         self.query_one(QuestionView).show(q, empty=empty)
         self._show_queue_info()
         self.query_one(StatsTable).show(self.app.store.topic_stats())
-        self.query_one("#practice-main").scroll_home(animate=False)
+        main = self.query_one("#practice-main")
+        main.anchor(False)  # a new question starts at its top, not following the last answer
+        main.scroll_home(animate=False)
 
     def _show_queue_info(self) -> None:
         store, bank = self.app.store, self.app.bank
@@ -134,9 +136,9 @@ class PracticeScreen(Screen):
                                 if main.max_scroll_y > 0 else None)
 
     def on_answer_panel_streaming(self, message: AnswerPanel.Streaming) -> None:
-        # The panel grew (bars, then the explanation): scroll again, or the streamed
-        # explanation started below the fold of a 30-row terminal.
-        self._verdict_to_top()
+        # The explanation starts below the fold of a 24-30 row terminal: follow it as it
+        # grows, as chat apps do, until the student scrolls (Textual's anchor) or moves on.
+        self.query_one("#practice-main", VerticalScroll).anchor()
 
     def action_next(self) -> None:
         if self.session.current is not None and self.chosen is None:
