@@ -12,8 +12,10 @@ import json
 from pathlib import Path
 
 
-def write_sentencepiece_model(gguf_path: Path, hf_dir: Path) -> None:
+def write_sentencepiece_model(gguf_path: Path, hf_dir: Path) -> bool:
     """Rebuild Gemma's SentencePiece ``tokenizer.model`` from the GGUF vocabulary.
+
+    Returns False, writing nothing, when the GGUF's vocabulary is not SentencePiece.
 
     Why: transformers rebuilds the tokenizer from GGUF as a ``tokenizer.json`` (BPE) only;
     given that, the converter falls back to a GPT-2 style vocabulary with a guessed
@@ -28,6 +30,9 @@ def write_sentencepiece_model(gguf_path: Path, hf_dir: Path) -> None:
 
     reader = GGUFReader(str(gguf_path))
     fields = reader.fields
+    kind = fields.get("tokenizer.ggml.model")
+    if kind is None or bytes(kind.parts[-1]).decode("utf-8", "replace") != "llama":
+        return False  # not a SentencePiece vocabulary (e.g. GPT-2 style BPE): nothing to rebuild
     tokens = [bytes(fields["tokenizer.ggml.tokens"].parts[i]).decode("utf-8")
               for i in fields["tokenizer.ggml.tokens"].data]
     scores = [float(fields["tokenizer.ggml.scores"].parts[i][0]) for i in fields["tokenizer.ggml.scores"].data]
@@ -52,3 +57,4 @@ def write_sentencepiece_model(gguf_path: Path, hf_dir: Path) -> None:
     (hf_dir / "tokenizer.model").write_bytes(proto.SerializeToString())
     added = {tok: i for i, (tok, ttype) in enumerate(zip(tokens, types)) if ttype == 4}
     (hf_dir / "added_tokens.json").write_text(json.dumps(added, ensure_ascii=False))
+    return True

@@ -81,12 +81,7 @@ def _keep_sentencepiece_vocab(gguf: Path, hf_dir: Path) -> None:
     """
     if (hf_dir / "tokenizer.model").is_file():
         return
-    from gguf import GGUFReader
-
-    field = GGUFReader(str(gguf)).fields.get("tokenizer.ggml.model")
-    if field is None or bytes(field.parts[-1]).decode("utf-8", "replace") != "llama":
-        return
-    from probllms_train.export.gguf_vocab import write_sentencepiece_model
+    from probllms_train.export.gguf_vocab import write_sentencepiece_model  # checks the kind itself
 
     write_sentencepiece_model(gguf, hf_dir)
 

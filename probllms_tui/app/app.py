@@ -222,9 +222,7 @@ class ProbLLMsApp(App):
         unchanged folder costs a hash per file. Answers meanwhile come without sources (the
         retriever lock is not held while indexing), then cite the notes.
         """
-        from probllms_tui.core.paths import default_notes_dir
-
-        notes = self.config.notes_dir or default_notes_dir()
+        notes = self.config.notes_folder()
         if not notes.is_dir():
             if self.config.notes_dir is not None:
                 self.from_thread(self.notify, f"--notes {notes}: folder not found; answers use no notes",

@@ -46,3 +46,9 @@ class AppConfig:
     # Indexes the notes in the background on first run (or for --notes); None: never.
     # Off by default so tests with a scripted retriever never build a real index.
     notes_indexer: Callable[..., dict] | None = None
+
+    def notes_folder(self) -> Path:
+        """``--notes`` when given, else the sample notes the project ships."""
+        from probllms_tui.core.paths import default_notes_dir
+
+        return self.notes_dir or default_notes_dir()

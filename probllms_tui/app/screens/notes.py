@@ -66,9 +66,7 @@ class NotesScreen(Screen):
         self._status_worker()
 
     def notes_dir(self):
-        from probllms_tui.core.paths import default_notes_dir
-
-        return self.app.config.notes_dir or default_notes_dir()
+        return self.app.config.notes_folder()
 
     @work(thread=True, exclusive=True, group="notes", exit_on_error=False)
     def _status_worker(self) -> None:
