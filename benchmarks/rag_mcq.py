@@ -36,9 +36,9 @@ def main() -> int:
 
     from probllms_tui.bank import builtin_bank_path
     from probllms_tui.core.paths import default_notes_dir
-    from probllms_tui.core.prompt import fit_passages
     from probllms_tui.core.readers import read_bank
     from probllms_tui.engine.load import open_engine
+    from probllms_tui.rag.question_notes import notes_for_question
     from probllms_tui.rag.retrieve import open_retriever
     from probllms_tui.rag.service import build_index
 
@@ -54,14 +54,14 @@ def main() -> int:
         retriever = open_retriever(Path(home))
         engine = open_engine(args.model, method=args.method)
         try:
-            budget = engine.n_ctx // 2
             correct = {"without notes": 0, "with notes": 0}
             gained, lost, same_subject, t0 = 0, 0, 0, time.perf_counter()
             for i, q in enumerate(questions, 1):
                 if i % 10 == 0:
                     print(f"  ... {i}/{len(questions)}", file=sys.stderr, flush=True)
-                query = f"{q.stem}\n" + "\n".join(q.options)
-                passages = fit_passages(retriever.search(query, k=args.k), budget, engine.count_tokens)
+                # the app's rule: stem + options, budget, relevance floor
+                passages = notes_for_question(retriever, q, k=args.k, n_ctx=engine.n_ctx,
+                                              count_tokens=engine.count_tokens).passages
                 bare = engine.score(q).answer == q.answer
                 helped = engine.score(q, passages).answer == q.answer
                 correct["without notes"] += bare

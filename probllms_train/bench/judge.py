@@ -21,7 +21,8 @@ from pathlib import Path
 
 from probllms_tui.core.errors import InputError, ProbLLMsError, one_line
 from probllms_tui.core.mcq import MCQ
-from probllms_tui.core.prompt import fit_passages, letter_continuation, render_letter_prompt
+from probllms_tui.core.prompt import letter_continuation, render_letter_prompt
+from probllms_tui.rag.question_notes import notes_for_question
 
 INSTRUCTION = ("Two explanations of the correct answer to an exam question follow. Which one is "
                "more correct, clear and helpful for a student?")
@@ -108,7 +109,8 @@ def run_judge(engine, judge, retriever, questions: list[MCQ], *, out: Path, k: i
     n_verdicts = 0
     with (out / "judge.jsonl").open("w", encoding="utf-8") as fh:
         for q in questions:
-            passages = fit_passages(retriever.search(q.stem, k), engine.n_ctx // 2, engine.count_tokens)
+            passages = notes_for_question(retriever, q, k=k, n_ctx=engine.n_ctx, count_tokens=engine.count_tokens,
+                                          explanation_tokens=max_tokens).passages
             with_rag = explain(engine, q, passages, max_tokens)
             plain = explain(engine, q, (), max_tokens)
             v1, info1 = judge.verdict(judge_question(q, q.answer, with_rag, plain))

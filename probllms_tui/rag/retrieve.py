@@ -47,11 +47,19 @@ class Retriever:
         self.ids: list[str] = []
         self.metas: list[dict] = []
         self.texts: list[str] = []
-        for cid, meta, doc in store.iter_records(col, ["metadatas", "documents"]):
+        vectors: list = []
+        for cid, meta, doc, vec in store.iter_records_with_embeddings(col):
             self.ids.append(cid)
             self.metas.append(meta)
             self.texts.append(doc or "")
+            vectors.append(vec)
         self._row = {cid: i for i, cid in enumerate(self.ids)}
+        # Unit vectors kept in memory (384 floats a chunk: 15 MB for 10k chunks) so every
+        # passage, BM25-only hits included, gets an absolute relevance: its cosine to the query.
+        # Rank fusion gives only a relative order, and "is this passage about the question at
+        # all?" needs an absolute number (the relevance floor in rag/question_notes.py).
+        self._vectors = (np.asarray(vectors, dtype=np.float32).reshape(len(self.ids), -1)
+                         if self.ids else np.zeros((0, 0), dtype=np.float32))
         self._bm25 = None
         if self.ids:
             self._bm25 = bm25s.BM25()
@@ -64,6 +72,12 @@ class Retriever:
     def vector_ranking(self, query: str, n: int) -> list[int]:
         vec = self.embedder.encode([query])
         return self.vector_ranking_for(vec, n)
+
+    def similarities(self, query_vec: np.ndarray, rows: list[int]) -> list[float]:
+        """Cosine of each row's chunk to the query (both unit vectors)."""
+        if not rows or self._vectors.size == 0:
+            return [0.0] * len(rows)
+        return [float(x) for x in self._vectors[rows] @ np.asarray(query_vec, dtype=np.float32).reshape(-1)]
 
     def vector_ranking_for(self, vec: np.ndarray, n: int) -> list[int]:
         try:
@@ -84,9 +98,10 @@ class Retriever:
         if not self.ids or k <= 0 or not query.strip():
             return []
         n = max(CANDIDATES, k)
+        vec = self.embedder.encode([query])  # also for BM25-only search: the relevance needs it
         rankings = []
         if mode in ("hybrid", "vector"):
-            rankings.append(self.vector_ranking(query, n))
+            rankings.append(self.vector_ranking_for(vec, n))
         if mode in ("hybrid", "bm25"):
             rankings.append(self.bm25_ranking(query, n))
         fused: dict[int, float] = {}
@@ -94,11 +109,13 @@ class Retriever:
             for rank, row in enumerate(ranking, 1):
                 fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank)
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return [self._passage(row, score) for row, score in best]
+        sims = self.similarities(vec, [row for row, _ in best])
+        return [self._passage(row, score, sim) for (row, score), sim in zip(best, sims)]
 
-    def _passage(self, row: int, score: float) -> Passage:
+    def _passage(self, row: int, score: float, similarity: float) -> Passage:
         m = self.metas[row]
-        meta = {"path": m.get("path", ""), "heading": m.get("heading", ""), "score": round(score, 6)}
+        meta = {"path": m.get("path", ""), "heading": m.get("heading", ""), "score": round(score, 6),
+                "similarity": round(similarity, 4)}
         if "page" in m:
             meta["page"] = m["page"]
         elif "lines" in m:

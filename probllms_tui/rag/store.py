@@ -133,18 +133,30 @@ def open_collection(client, where_: str, expected: dict, *, create: bool):
     return col
 
 
-def iter_records(col, include: list[str], page: int = 5000) -> Iterator[tuple[str, dict, str | None]]:
-    """(id, metadata, document) for every chunk, paged so a large index never loads at once."""
+def _pages(col, include: list[str], page: int) -> Iterator[dict]:
     offset = 0
     while True:
         got = col.get(include=include, limit=page, offset=offset)
-        ids = got["ids"]
-        if not ids:
+        if not got["ids"]:
             return
+        yield got
+        offset += len(got["ids"])
+
+
+def iter_records(col, include: list[str], page: int = 5000) -> Iterator[tuple[str, dict, str | None]]:
+    """(id, metadata, document) for every chunk, paged so a large index never loads at once."""
+    for got in _pages(col, include, page):
+        ids = got["ids"]
         docs = got.get("documents") or [None] * len(ids)
         for i, meta, doc in zip(ids, got["metadatas"], docs):
             yield i, meta or {}, doc
-        offset += len(ids)
+
+
+def iter_records_with_embeddings(col, page: int = 5000) -> Iterator[tuple[str, dict, str | None, list]]:
+    """(id, metadata, document, embedding) for every chunk, paged like ``iter_records``."""
+    for got in _pages(col, ["metadatas", "documents", "embeddings"], page):
+        for i, meta, doc, vec in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"]):
+            yield i, meta or {}, doc, vec
 
 
 def batch_size(client) -> int:
