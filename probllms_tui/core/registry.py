@@ -108,16 +108,41 @@ class Registry:
     def manifest_path(self) -> Path:
         return self.models_dir / MANIFEST
 
-    def _read_manifest(self) -> list[ModelEntry]:
+    def _read_raw(self) -> dict:
         if not self.manifest_path.exists():
-            return []
+            return {}
         try:
             data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise TypeError("top level is not an object")
+            return data
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise InputError(f"model manifest is not valid ({exc})", where=str(self.manifest_path)) from None
+
+    def _read_manifest(self) -> list[ModelEntry]:
+        data = self._read_raw()
+        try:
             known = set(ModelEntry.__dataclass_fields__)
             return [ModelEntry(**{k: v for k, v in e.items() if k in known})
                     for e in data.get("models", [])]
-        except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+        except (TypeError, AttributeError) as exc:
             raise InputError(f"model manifest is not valid ({exc})", where=str(self.manifest_path)) from None
+
+    def calibration(self, name: str) -> dict | None:
+        """The stored calibration record of model ``name`` (``bench calibrate`` writes it):
+        ``{"scoring_method": ..., "calibrations": {method: {...}}, ...}``. The manifest's
+        record wins; a built-in model falls back to the one shipped with the package."""
+        record = (self._read_raw().get("calibrations") or {}).get(name)
+        if record is None and name == DEFAULT_MODEL:
+            from probllms_tui.core.calibration import builtin_record
+
+            record = builtin_record(name)
+        return record
+
+    def set_calibration(self, name: str, record: dict) -> None:
+        data = self._read_raw()
+        data.setdefault("calibrations", {})[name] = record
+        self._write_raw(data)
 
     def entries(self) -> list[ModelEntry]:
         """Default model first, then manifest entries, then unregistered GGUF files."""
@@ -156,8 +181,13 @@ class Registry:
         """Add or replace an entry by name; the manifest is rewritten atomically."""
         entries = [e for e in self._read_manifest() if e.name != entry.name]
         entries.append(entry)
+        data = self._read_raw()  # other top-level keys (calibrations) are kept
+        data["models"] = [e.to_json() for e in entries]
+        self._write_raw(data)
+
+    def _write_raw(self, data: dict) -> None:
         self.models_dir.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"models": [e.to_json() for e in entries]}, indent=2) + "\n"
+        payload = json.dumps(data, indent=2) + "\n"
         fd, tmp = tempfile.mkstemp(dir=self.models_dir, prefix=".manifest.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(payload)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from probllms_tui.core.calibration import Calibration
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.errors import InputError
 from probllms_tui.core.prompt import Passage
@@ -24,6 +25,14 @@ class ScoreResult:
     latency_ms: float
     scores: dict[str, float] = field(default_factory=dict)  # raw log-likelihood per letter
     prompt_tokens: int = 0
+    # True: ``probabilities`` went through this model's fitted calibration and mean what they
+    # say; False: a plain softmax of the scores, which the UI marks as uncalibrated.
+    calibrated: bool = False
+    confidence_band: str | None = None  # confident | unsure | guessing (calibrated only)
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.answer]
 
 
 class OptionScorer:
@@ -32,11 +41,15 @@ class OptionScorer:
     The GGUF engine and the benchmark's transformers scorer share it, so both turn per-option
     scores into an answer and probabilities by the same rule (softmax, argmax).
     Subclasses set ``name`` and ``default_method`` and implement the two ``_score_*``
-    methods, each returning (scores by letter, prompt tokens).
+    methods, each returning (scores by letter, prompt tokens). ``calibrations`` (method ->
+    Calibration, core/calibration.py) turns scores into calibrated probabilities; a method
+    without one gets the plain softmax, marked ``calibrated=False``.
     """
 
     name: str
     default_method: str
+    calibrations: dict[str, Calibration] = {}
+    calibration_record: dict = {}  # what was stored with the model: fitted where, measured how
 
     def _score_letter(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
         raise NotImplementedError
@@ -53,12 +66,26 @@ class OptionScorer:
             scores, n_prompt = self._score_cloze(q, passages)
         else:
             raise InputError(f"unknown scoring method {method!r}; use one of {', '.join(METHODS)}")
+        return scored(q, scores, method=method, model=self.name,
+                      calibration=self.calibrations.get(method),
+                      latency_ms=(time.perf_counter() - t0) * 1000.0, prompt_tokens=n_prompt)
+
+
+def scored(q: MCQ, scores: dict[str, float], *, method: str, model: str,
+           calibration: Calibration | None, latency_ms: float = 0.0, prompt_tokens: int = 0) -> ScoreResult:
+    """Per-option scores -> the answer and its probabilities, calibrated when the model has
+    a calibration for this method. The one rule for the engine, the HF scorer and the
+    benchmark's re-scoring of stored samples."""
+    if calibration is not None:
+        probabilities = calibration.probabilities(q.stem, q.options, q.letters, scores)
+    else:
         probabilities = softmax(scores)
-        return ScoreResult(answer=max(probabilities, key=probabilities.get),
-                           probabilities=probabilities,
-                           method=method, model=self.name,
-                           latency_ms=(time.perf_counter() - t0) * 1000.0,
-                           scores=scores, prompt_tokens=n_prompt)
+    answer = max(probabilities, key=probabilities.get)
+    return ScoreResult(answer=answer, probabilities=probabilities, method=method, model=model,
+                       latency_ms=latency_ms, scores=scores, prompt_tokens=prompt_tokens,
+                       calibrated=calibration is not None,
+                       confidence_band=(calibration.band(probabilities[answer], len(q.options))
+                                        if calibration is not None else None))
 
 
 def softmax(scores: dict[str, float]) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from probllms_tui.core.calibration import Calibration, load_calibrations
 from probllms_tui.core.paths import models_dir as resolve_models_dir
 from probllms_tui.core.prompt import PROMPT_FORMAT
 from probllms_tui.core.registry import Registry, gguf_quantization
@@ -13,12 +14,29 @@ from probllms_tui.engine.llama import LlamaEngine
 def open_engine(model: str | None = None, *, models_dir: str | Path | None = None,
                 n_ctx: int = 2048, method: str | None = None,
                 threads: tuple[int, int] | None = None,
-                warn=lambda msg: None) -> LlamaEngine:
-    entry, path = Registry(resolve_models_dir(models_dir)).resolve(model)
+                warn=lambda msg: None, calibrated: bool = True) -> LlamaEngine:
+    registry = Registry(resolve_models_dir(models_dir))
+    entry, path = registry.resolve(model)
     if entry.prompt_format and entry.prompt_format != PROMPT_FORMAT:
         warn(f"{entry.name} was trained on prompt format {entry.prompt_format!r}, "
              f"served with {PROMPT_FORMAT!r}: answers may be worse")
-    return LlamaEngine(path, name=entry.name,
-                       quantization=entry.quantization or gguf_quantization(path),
-                       n_ctx=n_ctx, default_method=method or entry.scoring_method,
-                       threads=threads)
+    record, calibrations = calibration_for(registry, entry.name, warn) if calibrated else ({}, {})
+    engine = LlamaEngine(path, name=entry.name,
+                         quantization=entry.quantization or gguf_quantization(path),
+                         n_ctx=n_ctx,
+                         default_method=method or record.get("scoring_method") or entry.scoring_method,
+                         threads=threads)
+    engine.calibrations = calibrations
+    engine.calibration_record = record
+    return engine
+
+
+def calibration_for(registry: Registry, name: str, warn) -> tuple[dict, dict[str, Calibration]]:
+    """(record, method -> Calibration) for a model; a broken record warns and is ignored:
+    the model then answers uncalibrated, and says so, rather than not at all."""
+    try:
+        record = registry.calibration(name) or {}
+        return record, load_calibrations(record.get("calibrations"))
+    except (ValueError, TypeError, AttributeError, KeyError, OSError) as exc:
+        warn(f"calibration of {name} ignored ({exc}); probabilities are uncalibrated")
+        return {}, {}
