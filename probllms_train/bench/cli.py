@@ -1,4 +1,5 @@
-"""`probllms-train bench`: mcqa (accuracy), speed, judge (LLM-as-a-judge) and reward (DPO).
+"""`probllms-train bench`: mcqa (accuracy, calibration), calibrate, speed, judge (LLM-as-a-judge)
+and reward (DPO).
 
 Heavy imports stay inside the commands so `--help` is instant. User errors are raised as
 ProbLLMsError; `run_cli` turns them into one line and exit code 2.
@@ -74,6 +75,84 @@ def mcqa_command(
         raise typer.Exit(130) from None
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"wrote {out}/results.json, results.md, {', '.join(results['plots'])}")
+
+
+@bench_app.command("calibrate")
+def calibrate_command(
+    model: str = typer.Option(..., "--model", "-m", help="Registry name or .gguf path."),
+    data: list[Path] = typer.Option([], "--data", "-d", help="Labelled bank to FIT on (.jsonl / .csv). Repeatable."),
+    report: list[Path] = typer.Option([], "--report", help="Labelled bank to REPORT on, never fitted (default: a held-out 30% of each --data)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder: calibration.json, calibration.md, reliability PNGs, raw/*.jsonl."),
+    method: str = typer.Option("auto", "--method", help="letter | cloze | auto (auto: the better one by held-out accuracy; both are calibrated)."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="First N answered questions of each bank."),
+    from_raw: Path | None = typer.Option(None, "--from-raw", help="Refit from a previous run's raw/ folder (no model is loaded)."),
+    fit_sets: list[str] = typer.Option([], "--fit-set", help="With --from-raw: dataset names to fit on (default: all but --report-set)."),
+    report_sets: list[str] = typer.Option([], "--report-set", help="With --from-raw: dataset names to report on."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Store the calibration with the model (models manifest)."),
+    save_builtin: bool = typer.Option(False, "--save-builtin", help="Maintainers: write the file shipped with the package for a built-in model."),
+    n_ctx: int = typer.Option(2048, "--n-ctx", min=128),
+    models_dir: Path | None = typer.Option(None, "--models-dir"),
+    threads: str | None = typer.Option(None, "--threads", help="GEN,BATCH llama.cpp threads."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Fit calibrated probabilities for a model; report ECE/Brier/AUROC on sets it never saw."""
+    from probllms_train.bench.calibrate import METHODS_FOR, calibrate, read_raw, save_builtin as write_builtin
+    from probllms_train.bench.mcqa import load_datasets
+    from probllms_train.bench.models import resolve_model
+
+    if method not in METHODS_FOR:
+        raise InputError(f"--method {method!r}: use one of {', '.join(METHODS_FOR)}")
+    methods = METHODS_FOR[method]
+    spec = resolve_model(model, models_dir) if from_raw is None else None
+    name = spec.name if spec else model
+    if from_raw is not None:
+        raw = read_raw(from_raw, methods)
+        unknown = [s for s in [*fit_sets, *report_sets] if s not in raw]
+        if unknown:
+            raise InputError(f"no raw scores for {', '.join(unknown)}; found {', '.join(sorted(raw))}", where=str(from_raw))
+        reports = {s: raw[s] for s in report_sets}
+        fits = {s: raw[s] for s in (fit_sets or [s for s in raw if s not in report_sets])}
+    else:
+        if not data:
+            raise InputError("give at least one --data bank to fit on (or --from-raw)")
+        from probllms_tui.engine.load import open_engine
+        from probllms_train.bench.calibrate import score_raw
+
+        fit_ds = load_datasets(list(data), limit, warn=_warn)
+        report_ds = load_datasets(list(report), limit, warn=_warn)
+        engine = open_engine(spec.arg, models_dir=models_dir, n_ctx=n_ctx, threads=_parse_threads(threads),
+                             calibrated=False)
+        try:
+            def scored(datasets):
+                got = {}
+                for ds in datasets:
+                    got[ds.name] = score_raw(engine, ds.questions, ds.name, methods, out / "raw" / f"{ds.name}.jsonl",
+                                             progress=_progress(ds.name) if progress else lambda i, n: None)
+                return got
+            fits, reports = scored(fit_ds), scored(report_ds)
+        finally:
+            engine.close()
+    if set(fits) & set(reports):
+        raise InputError(f"{', '.join(sorted(set(fits) & set(reports)))}: a set cannot be fitted on and reported on")
+    record = calibrate(fits, reports, method=method, model=name, out=out)
+    print((out / "calibration.md").read_text(encoding="utf-8"))
+    if save and spec is not None:
+        from probllms_tui.core.paths import models_dir as resolve_models_dir
+        from probllms_tui.core.registry import Registry
+
+        registry = Registry(resolve_models_dir(models_dir))
+        registry.set_calibration(name, {k: v for k, v in record.items() if k != "plots"})
+        print(f"stored with {name} in {registry.manifest_path}")
+    if save_builtin:
+        print(f"wrote {write_builtin(name, record)}")
+    print(f"wrote {out}/calibration.json, calibration.md and {len(record['plots'])} reliability diagrams")
+
+
+def _progress(label: str):
+    def report(i: int, n: int) -> None:
+        if i == n or i % 25 == 0:
+            print(f"  {label}: {i}/{n} scored", file=sys.stderr, flush=True)
+    return report
 
 
 @bench_app.command("speed")

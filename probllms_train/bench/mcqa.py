@@ -8,7 +8,6 @@ far: ``results.json`` says ``"partial": true`` and every table and plot is still
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,9 +16,11 @@ from pathlib import Path
 
 from probllms_tui.core.errors import InputError
 from probllms_tui.core.mcq import MCQ
-from probllms_tui.core.prompt import fit_passages
 from probllms_tui.core.readers import read_bank
+from probllms_tui.rag.question_notes import notes_for_question
+from probllms_train.bench.calibration import calibration_metrics
 from probllms_train.bench.models import ModelSpec, open_scorer
+from probllms_train.bench.report import slug
 from probllms_train.bench.stats import check_dataset, mcnemar, percentile, wilson_interval
 
 
@@ -55,6 +56,9 @@ class Run:
         for s in self.samples:
             subjects.setdefault(s["subject"] or "(none)", []).append(s["correct"])
         lat = [s["latency_ms"] for s in self.samples]
+        scored = [s for s in self.samples if s["probabilities"]]
+        calibration = calibration_metrics([s["probabilities"] for s in scored], [s["answer"] for s in scored])
+        calibration["calibrated"] = bool(scored) and all(s.get("calibrated") for s in scored)
         return {
             "model": self.spec.name, "model_arg": self.spec.arg, "model_kind": self.spec.kind,
             "quantization": self.spec.quantization, "size_bytes": self.spec.size_bytes,
@@ -69,12 +73,11 @@ class Run:
             "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95)},
             "degenerate": self.dataset.check["degenerate"], "flags": self.dataset.check["flags"],
             "threads": self.threads,
+            # ECE (15 bins), Brier, AUROC, accuracy at 50%/80% coverage, reliability bins, on the
+            # probabilities the samples show (calibrated when the model has a calibration)
+            "calibration": calibration,
             "samples": str(self.samples_path),
         }
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
 
 
 def load_datasets(paths: list[Path], limit: int | None, warn=print) -> list[Dataset]:
@@ -101,9 +104,9 @@ def load_datasets(paths: list[Path], limit: int | None, warn=print) -> list[Data
     return out
 
 
-def _retrieve(retriever, scorer, q: MCQ, k: int) -> list:
-    passages = retriever.search(q.stem, k)
-    return fit_passages(passages, scorer.n_ctx // 2, scorer.count_tokens)
+def _retrieve(retriever, scorer, q: MCQ, k: int):
+    # The app's own rule (query, budget, relevance floor), so "+RAG" measures what students get.
+    return notes_for_question(retriever, q, k=k, n_ctx=scorer.n_ctx, count_tokens=scorer.count_tokens)
 
 
 def _score_run(run: Run, scorer, retriever, k: int, progress: bool) -> None:
@@ -115,7 +118,8 @@ def _score_run(run: Run, scorer, retriever, k: int, progress: bool) -> None:
         file=sys.stderr, disable=not progress, leave=False,
     ) as bar:
         for q in bar:
-            passages = _retrieve(retriever, scorer, q, k) if run.rag else []
+            notes = _retrieve(retriever, scorer, q, k) if run.rag else None
+            passages = notes.passages if notes is not None else []
             try:
                 res = scorer.score(q, passages, run.method)
             except InputError as exc:  # e.g. a question longer than the context: count it wrong, say why
@@ -125,11 +129,15 @@ def _score_run(run: Run, scorer, retriever, k: int, progress: bool) -> None:
             else:
                 sample = {"id": q.id, "prediction": res.answer, "answer": q.answer,
                           "correct": res.answer == q.answer, "probabilities": res.probabilities,
+                          "calibrated": res.calibrated, "confidence_band": res.confidence_band,
                           "scores": res.scores, "subject": q.subject,
                           "latency_ms": res.latency_ms, "prompt_tokens": res.prompt_tokens,
                           "source": q.source}
             if run.rag:
-                sample["passages"] = [p.citation for p in passages]
+                # exactly as `ask --json` prints its sources
+                from probllms_tui.cli.ask import source_json
+
+                sample["sources"] = [source_json(p) for p in passages]
             fh.write(json.dumps(sample) + "\n")
             fh.flush()
             run.samples.append(sample)
@@ -182,7 +190,7 @@ def run_mcqa(specs: list[ModelSpec], datasets: list[Dataset], *, out: Path, rag_
                 used_threads = list(getattr(scorer, "threads", ()) or []) or None
                 for ds in datasets:
                     for rag in rag_settings:
-                        folder = out / "runs" / "__".join(_slug(x) for x in (spec.name, ds.name, "rag" if rag else "norag"))
+                        folder = out / "runs" / "__".join(slug(x) for x in (spec.name, ds.name, "rag" if rag else "norag"))
                         run = Run(spec, ds, rag, used, folder / "samples.jsonl", threads=used_threads)
                         runs.append(run)
                         _score_run(run, scorer, retriever, k, progress)

@@ -4,6 +4,7 @@ two PNG plots (accuracy vs model size on disk; accuracy per dataset with its cha
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 DEGENERATE = "DEGENERATE"
@@ -30,6 +31,20 @@ def markdown(results: dict) -> str:
         lines.append(f"| {r['model']} | {r['quantization']} | {_mb(r['size_bytes'])} | {r['dataset']} | "
                      f"{'yes' if r['rag'] else 'no'} | {r['method']} | {n} | {_acc_cell(r)} | "
                      f"{r['chance']:.3f} | {r['latency_ms']['p50']:.0f} / {r['latency_ms']['p95']:.0f} |")
+    lines += ["", "## Calibration of the probabilities shown", "",
+              "ECE: 15 equal-width bins on the top option's probability. Accuracy at coverage: only the "
+              "50% / 80% most confident answers.", "",
+              "| model | dataset | RAG | calibrated | mean confidence | ECE | Brier | AUROC | acc @50% | acc @80% | diagram |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results["runs"]:
+        c = r.get("calibration") or {}
+        if not c.get("n"):
+            continue
+        cov = c["accuracy_at_coverage"]
+        auroc = "-" if c["auroc"] is None else f"{c['auroc']:.3f}"
+        lines.append(f"| {r['model']} | {r['dataset']} | {'yes' if r['rag'] else 'no'} | "
+                     f"{'yes' if c['calibrated'] else 'NO'} | {c['mean_confidence']:.3f} | {c['ece']:.3f} | "
+                     f"{c['brier']:.3f} | {auroc} | {cov['0.5']:.3f} | {cov['0.8']:.3f} | {r.get('reliability_plot', '')} |")
     flagged = {k: v for k, v in results["datasets"].items() if v["flags"]}
     if flagged:
         lines += ["", "## Dataset warnings", ""]
@@ -129,9 +144,30 @@ def _plots(results: dict, out: Path) -> list[str]:
     return written
 
 
+def _reliability_plots(results: dict, out: Path) -> list[str]:
+    from probllms_train.bench.calibration import plot_reliability
+
+    written = []
+    for r in results["runs"]:
+        c = r.get("calibration") or {}
+        if not c.get("n"):
+            continue
+        name = "reliability_" + "__".join(slug(x) for x in (r["model"], r["dataset"], "rag" if r["rag"] else "norag")) + ".png"
+        tag = "calibrated" if c["calibrated"] else "UNCALIBRATED"
+        plot_reliability(c, f"{r['model']} · {r['dataset']}{' +RAG' if r['rag'] else ''} · {r['method']} · {tag}", out / name)
+        r["reliability_plot"] = name
+        written.append(name)
+    return written
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a model or dataset name (the one rule for every output name)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
 def write_reports(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    results["plots"] = _plots(results, out)
+    results["plots"] = _plots(results, out) + _reliability_plots(results, out)
     (out / "results.md").write_text(markdown(results), encoding="utf-8")
     tmp = out / "results.json.tmp"
     tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
