@@ -167,8 +167,35 @@ class ProbLLMsApp(App):
         self.model_label = self.engine.name if self.engine else self.model_label
         self.model_state = "ready"
         self.notify(f"Model ready: {self.model_label}", timeout=3)
+        self._warn_once_about_model()
         if self.rag_enabled and not self._retriever_tried:
             self._open_retriever_early()
+
+    def _warn_once_about_model(self) -> None:
+        """Say once per model what its calibration measured: near chance on some set, or not
+        calibrated at all. Once: a student who read it does not need it on every start."""
+        engine = self.engine
+        calibration = (getattr(engine, "calibrations", None) or {}).get(getattr(engine, "default_method", ""))
+        if calibration is None:
+            key, text = f"uncalibrated:{engine.name}", (
+                f"{engine.name} is not calibrated: its percentages are not measured. "
+                f"Calibrate it with: probllms-train bench calibrate --model {engine.name} --data BANK.jsonl")
+        else:
+            weak = calibration.near_chance()
+            if not weak:
+                return
+            w = weak[0]
+            key, text = f"near-chance:{engine.name}", (
+                f"{engine.name} is near chance on {w.get('label') or w['set']}: {w['accuracy']:.0%} right "
+                f"(chance {w['chance']:.0%}, n={w['n']}). Treat its picks there as guesses and read "
+                "your notes; stronger models are on the Models screen (F4).")
+        try:
+            if self.store.notice_seen(key):
+                return
+            self.store.mark_notice_seen(key)
+        except Exception:  # a read-only store: better to say it again than never
+            pass
+        self.notify(text, severity="warning", timeout=20)
 
     def _model_failed(self) -> None:
         self.model_state = "failed"
@@ -310,6 +337,8 @@ class ProbLLMsApp(App):
             model = "⚠ no model (F4)"
         else:
             model = f"{self.engine.name} · {self.engine.quantization or '?'}"
+            if not getattr(self.engine, "calibrations", None):
+                model += " · uncalibrated"
         parts = [model, f"{self.tokens_per_s:.1f} tok/s", "RAG on" if self.rag_enabled else "RAG off"]
         parts.append("⚠ not saving" if self.store.problem else "saved")
         self.status_text = "  │  ".join(parts)

@@ -16,6 +16,7 @@ import typer
 
 from probllms_tui.cli.errors import run_cli
 from probllms_tui.core.errors import InputError
+from probllms_tui.rag.question_notes import EXPLANATION_TOKENS
 
 app = typer.Typer(
     add_completion=False,
@@ -57,7 +58,8 @@ def ask(
     method: Optional[str] = typer.Option(None, "--method", help="letter or cloze (default: the model's manifest)."),
     no_rag: bool = typer.Option(False, "--no-rag", help="Do not retrieve notes."),
     k: int = typer.Option(3, "--k", help="Number of note passages to retrieve."),
-    max_tokens: int = typer.Option(256, "--max-tokens", help="Explanation length limit."),
+    max_tokens: int = typer.Option(EXPLANATION_TOKENS, "--max-tokens",
+                                   help="Explanation length limit (also reserved when fitting notes, as the app does)."),
     data_dir: Optional[Path] = DataDirOpt,
     models_dir: Optional[Path] = ModelsDirOpt,
 ) -> None:

@@ -155,6 +155,16 @@ class Store:
             stats.setdefault(subject or "general", TopicStats(subject or "general")).due = n
         return sorted(stats.values(), key=lambda s: s.subject)
 
+    # --- one-time notices ---------------------------------------------------------------
+    # Kept in the settings table under a prefix Settings never reads, so a notice the student
+    # has seen ("this model is near chance on ...") is not shown again on every start.
+    def notice_seen(self, key: str) -> bool:
+        return self.con.execute("SELECT 1 FROM settings WHERE key = ?", (f"notice:{key}",)).fetchone() is not None
+
+    def mark_notice_seen(self, key: str) -> None:
+        with self.con:
+            self.con.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, 'true')", (f"notice:{key}",))
+
     # --- settings -----------------------------------------------------------------------
     def load_settings(self) -> tuple[Settings, list[str]]:
         rows = {k: json.loads(v) for k, v in self.con.execute("SELECT key, value FROM settings")}

@@ -24,9 +24,11 @@ class FakeEngine:
 
     def __init__(self, name: str = "fake-model", quantization: str = "Q4_K_M", n_ctx: int = 2048,
                  pieces: Sequence[str] = EXPLANATION, delay: float = 0.0,
-                 gate: threading.Event | None = None):
+                 gate: threading.Event | None = None, band: str | None = None, top: float = 0.7):
         self.name, self.quantization, self.n_ctx = name, quantization, n_ctx
         self.pieces, self.delay, self.gate = list(pieces), delay, gate
+        # band None: an uncalibrated model; else a calibrated one whose pick has ``top``
+        self.band, self.top = band, top
         self.scored: list[tuple[MCQ, tuple[Passage, ...]]] = []
         self.streamed_pieces = 0
         self.closed = False
@@ -34,10 +36,11 @@ class FakeEngine:
     def score(self, q: MCQ, passages: Sequence[Passage] = (), method: str | None = None) -> ScoreResult:
         self.scored.append((q, tuple(passages)))
         n = len(q.options)
-        rest = 0.3 / (n - 1)
-        probs = {l: (0.7 if i == n - 1 else rest) for i, l in enumerate(q.letters)}
+        rest = (1 - self.top) / (n - 1)
+        probs = {l: (self.top if i == n - 1 else rest) for i, l in enumerate(q.letters)}
         return ScoreResult(answer=q.letters[-1], probabilities=probs, method=method or "cloze",
-                           model=self.name, latency_ms=12.0)
+                           model=self.name, latency_ms=12.0, calibrated=self.band is not None,
+                           confidence_band=self.band)
 
     def stream_explanation(self, q: MCQ, letter: str, passages: Sequence[Passage] = (), *,
                            max_tokens: int = 256, temperature: float = 0.2,
@@ -62,8 +65,12 @@ class FakeEngine:
 
 
 class FakeRetriever:
-    def __init__(self, passages: Sequence[Passage]):
-        self.passages = list(passages)
+    """Returns its passages in order; a passage without a similarity gets ``similarity``
+    (above the relevance floor by default), as the real retriever gives every passage one."""
+
+    def __init__(self, passages: Sequence[Passage], similarity: float = 0.8):
+        self.passages = [p if "similarity" in p.meta else
+                         Passage(p.text, p.citation, {**p.meta, "similarity": similarity}) for p in passages]
         self.queries: list[tuple[str, int]] = []
 
     def search(self, query: str, k: int) -> list[Passage]:

@@ -8,6 +8,7 @@ from probllms_tui.app import inference
 from probllms_tui.app.math_text import MathStream, render_math
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.prompt import Passage
+from probllms_tui.rag.question_notes import QuestionNotes
 from probllms_tui.store import Settings
 
 Q = MCQ("Which is prime?", ("4", "6", "7", "9"), "C")
@@ -15,7 +16,7 @@ Q = MCQ("Which is prime?", ("4", "6", "7", "9"), "C")
 
 def run(engine, settings=Settings(), stop=lambda: False):
     events = []
-    inference.answer(engine, Q, (), settings, emit=events.append, should_stop=stop)
+    inference.answer(engine, Q, QuestionNotes(), settings, emit=events.append, should_stop=stop)
     return events
 
 
@@ -43,11 +44,11 @@ def test_retrieval_respects_k_the_rag_switch_and_the_token_budget():
     passages = [Passage("word " * 50, f"n.md:{i}") for i in range(5)]
     retriever = FakeRetriever(passages)
     engine = FakeEngine(n_ctx=512)
-    got = inference.retrieve(retriever, Q, Settings(k=4, max_tokens=64), engine)
+    got = inference.retrieve(retriever, Q, Settings(k=4, max_tokens=64), engine).passages
     assert retriever.queries[0][1] == 4
     assert 0 < len(got) < 4  # budget: half of 512 minus 64 answer tokens fits three passages
-    assert inference.retrieve(retriever, Q, Settings(rag=False), engine) == []
-    assert inference.retrieve(None, Q, Settings(), engine) == []
+    assert inference.retrieve(retriever, Q, Settings(rag=False), engine).passages == []
+    assert inference.retrieve(None, Q, Settings(), engine).passages == []
 
 
 def test_math_renders_even_when_split_across_tokens():

@@ -21,8 +21,24 @@ from textual.worker import get_current_worker
 from probllms_tui.app import inference
 from probllms_tui.app.math_text import MathStream
 from probllms_tui.app.widgets.probabilities import ProbabilityBars
+from probllms_tui.rag.question_notes import excerpt, shows_evidence
 from probllms_tui.core.errors import ProbLLMsError, one_line
 from probllms_tui.core.mcq import MCQ
+
+
+def pick_line(r, n_options: int) -> str:
+    """How the pick is announced: never a bold pick for a guess, never a bare number for an
+    uncalibrated model (its percentages were not measured to mean anything)."""
+    timing = f"{r.method} scoring, {r.latency_ms:.0f} ms"
+    p = r.probabilities[r.answer]
+    if not r.calibrated:
+        return f"Model picks {r.answer} ({p:.0%} [i]uncalibrated[/i], {timing})"
+    if r.confidence_band == "guessing":
+        return (f"[b]Not sure[/b]: the model is guessing ({r.answer} at {p:.0%}; "
+                f"chance is {1 / n_options:.0%}) · {timing}")
+    if r.confidence_band == "unsure":
+        return f"Model leans to {r.answer} ({p:.0%}, unsure) · {timing}"
+    return f"Model picks [b]{r.answer}[/b] ({p:.0%}, confident) · {timing}"
 
 
 class AnswerPanel(Vertical):
@@ -30,6 +46,7 @@ class AnswerPanel(Vertical):
     AnswerPanel { height: auto; }
     AnswerPanel > #pick { height: auto; color: $text-muted; }
     AnswerPanel > Markdown { margin: 0; padding: 0; height: auto; }
+    AnswerPanel > #evidence { height: auto; margin: 1 0 0 0; padding: 0 1; border-left: thick $success; }
     AnswerPanel > #sources { height: auto; color: $text-muted; }
     """
 
@@ -56,6 +73,7 @@ class AnswerPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="pick")
         yield ProbabilityBars(id="bars")
+        yield Static("", id="evidence")
         yield Markdown("", id="explanation")
         yield Static("", id="sources")
 
@@ -75,6 +93,7 @@ class AnswerPanel(Vertical):
         self._math = MathStream()
         self.query_one("#pick", Static).update("")
         self.query_one(ProbabilityBars).clear()
+        self._show_evidence(None)
         await self.query_one("#explanation", Markdown).update("")
         self.query_one("#sources", Static).update("")
 
@@ -120,14 +139,15 @@ class AnswerPanel(Vertical):
             self.query_one("#pick", Static).update(Text(payload))
         elif isinstance(payload, inference.Scored) and q is not None:
             r = payload.result
-            p = r.probabilities[r.answer]
             verdict = ""
             if self._correct is not None:
                 verdict = " ✓ agrees with the key" if r.answer == self._correct else f" ✗ (key: {self._correct})"
-            self.query_one("#pick", Static).update(
-                f"Model picks [b]{r.answer}[/b] ({p:.0%}, {r.method} scoring, {r.latency_ms:.0f} ms){verdict}")
-            self.query_one(ProbabilityBars).show(q, r.probabilities, r.answer, self._correct)
-            self._show_sources(payload.passages)
+            self.query_one("#pick", Static).update(f"{pick_line(r, len(q.options))}{verdict}")
+            self.query_one(ProbabilityBars).show(q, r.probabilities, r.answer, self._correct,
+                                                 bold_pick=r.confidence_band == "confident")
+            notes = payload.notes
+            self._show_evidence(notes.evidence if shows_evidence(r.confidence_band, notes) else None)
+            self._show_sources(payload.passages, notes.note)
             self.app.note_model_answer(q, r.answer)
         elif isinstance(payload, inference.Piece):
             if self._stream is None:
@@ -148,9 +168,16 @@ class AnswerPanel(Vertical):
             self.running = False
             self.post_message(self.Finished())
 
-    def _show_sources(self, passages) -> None:
+    def _show_evidence(self, passage) -> None:
+        widget = self.query_one("#evidence", Static)
+        widget.display = passage is not None
+        if passage is not None:
+            widget.update(Text.assemble(("Your notes, ", "bold"), (passage.citation, "bold"), ":\n",
+                                        excerpt(passage.text)))
+
+    def _show_sources(self, passages, note: str = "") -> None:
         if not passages:
-            self.query_one("#sources", Static).update("")
+            self.query_one("#sources", Static).update(note)
             return
         lines = [f"  [{i}] {p.citation}" for i, p in enumerate(passages, 1)]
         self.query_one("#sources", Static).update("Sources:\n" + "\n".join(lines))

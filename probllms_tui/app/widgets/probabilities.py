@@ -13,7 +13,8 @@ from probllms_tui.core.mcq import MCQ
 class ProbabilityBars(Static):
     DEFAULT_CSS = "ProbabilityBars { height: auto; }"
 
-    def show(self, q: MCQ, probabilities: dict[str, float], pick: str, correct: str | None = None) -> None:
+    def show(self, q: MCQ, probabilities: dict[str, float], pick: str, correct: str | None = None,
+             *, bold_pick: bool = True) -> None:
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(width=3, no_wrap=True)
         table.add_column(width=12, no_wrap=True)
@@ -22,7 +23,7 @@ class ProbabilityBars(Static):
         for letter, option in zip(q.letters, q.options):
             p = probabilities.get(letter, 0.0)
             mark = "▶" if letter == pick else " "
-            style = "bold" if letter == pick else ""
+            style = "bold" if letter == pick and bold_pick else ""
             label = Text(f"{mark}{letter}", style=style)
             if correct is not None and letter == correct:
                 label.stylize("green")
