@@ -1,0 +1,253 @@
+"""GIFT question banks (Moodle's text format), as teachers write them and Moodle exports them.
+
+Read: multiple choice (``{=right ~wrong ~wrong}``) and true/false (``{T}``, ``{FALSE}``), with
+``::title::``, ``// comment`` lines, the escapes ``\\~ \\= \\# \\{ \\} \\: \\\\ \\n``, the
+``[html]``/``[markdown]``/``[plain]``/``[moodle]`` text formats, ``#feedback`` per answer
+(dropped: the model explains instead), ``####general feedback`` (the explanation) and ``%50%``
+weights when exactly one answer is fully right. A missing-word question
+(``The sky is {=blue ~red} today.``) keeps a blank "_____" where the answer block was.
+``$CATEGORY: $course$/A/B`` sets the topic of the questions after it.
+
+Left out and counted: short answer, numerical, matching, essay, description and multiple
+choice with several right answers. An answer block opened with ``{`` and never closed makes
+the rest of the file ambiguous, so it stops the read with the line of the ``{``.
+
+Our own exports add ``// id: <question id>`` before a question, so a bank written back as
+GIFT keeps the ids the answer history is keyed by; Moodle ignores comments.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from probllms_tui.core.errors import InputError
+from probllms_tui.core.mcq import LETTERS, MAX_OPTIONS, MCQ
+from probllms_tui.core.readers.common import BankLoad
+from probllms_tui.core.readers.html_text import html_to_text, looks_like_html
+from probllms_tui.core.readers.moodle_xml import topic_from_category
+
+ESCAPABLE = "~=#{}:\\"
+BLANK = "_____"
+_ID_COMMENT = re.compile(r"^\s*//\s*id:\s*(\S+)\s*$")
+_CATEGORY = re.compile(r"^\s*\$CATEGORY:\s*(.*?)\s*$")
+_FORMAT = re.compile(r"^\s*\[(html|markdown|plain|moodle)\]", re.IGNORECASE)
+_WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
+_TRUE_FALSE = {"t": True, "true": True, "f": False, "false": False}
+
+
+class _Skipped(Exception):
+    """A well-formed question of a type we do not practise."""
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+def find_unescaped(text: str, target: str, start: int = 0) -> int:
+    i = start
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text.startswith(target, i):
+            return i
+        i += 1
+    return -1
+
+
+def split_unescaped(text: str, target: str) -> list[str]:
+    parts, start = [], 0
+    while (i := find_unescaped(text, target, start)) >= 0:
+        parts.append(text[start:i])
+        start = i + len(target)
+    parts.append(text[start:])
+    return parts
+
+
+def unescape(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt in ESCAPABLE:
+                out.append(nxt)
+                i += 2
+                continue
+            if nxt == "n":
+                out.append("\n")
+                i += 2
+                continue
+        out.append(ch)  # "\alpha" in LaTeX is not an escape: keep the backslash
+        i += 1
+    return "".join(out)
+
+
+def formatted(raw: str) -> str:
+    """Raw GIFT text (escaped, maybe with a [format] prefix) -> plain text."""
+    m = _FORMAT.match(raw)
+    fmt = m.group(1).lower() if m else ""
+    body = unescape(raw[m.end():] if m else raw).strip()
+    if fmt == "html" or (not fmt and looks_like_html(body)):
+        return html_to_text(body)
+    return body
+
+
+def _blocks(lines: list[str], where: str):
+    """Yield (start line, raw text, id from a ``// id:`` comment, category or None).
+
+    A question ends at a blank line outside its answer block (Moodle's rule); blank lines
+    inside the braces are allowed, so a ``{`` that never closes is found and reported.
+    """
+    buf: list[str] = []
+    start = open_line = 0
+    depth = 0
+    pending_id = ""
+    for lineno, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped.startswith("//"):
+            m = _ID_COMMENT.match(line)
+            if m and not buf:
+                pending_id = m.group(1)
+            continue
+        if not buf and depth == 0:
+            if not stripped:
+                continue
+            m = _CATEGORY.match(line)
+            if m:
+                yield lineno, "", "", topic_from_category(m.group(1))
+                continue
+        if not stripped and depth == 0:
+            if buf:
+                yield start, "\n".join(buf), pending_id, None
+            buf, pending_id = [], ""
+            continue
+        if not buf:
+            start = lineno
+        buf.append(line)
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == "{" and depth == 0:
+                depth, open_line = 1, lineno
+            elif ch == "}" and depth == 1:
+                depth = 0
+            i += 1
+    if depth:
+        raise InputError("'{' opens an answer block that is never closed with '}'", where=f"{where}:{open_line}")
+    if buf:
+        yield start, "\n".join(buf), pending_id, None
+
+
+def _answer_items(block: str) -> list[tuple[str, float | None, str]]:
+    """``=a ~%50%b #fb`` -> [(mark, weight, raw text)], feedback cut off."""
+    items: list[tuple[str, float | None, str]] = []
+    i, current = 0, None
+    while i < len(block):
+        ch = block[i]
+        if ch == "\\":
+            if current is not None:
+                current[2] += block[i:i + 2]
+            i += 2
+            continue
+        if ch in "~=":
+            if current is not None:
+                items.append(tuple(current))
+            current = [ch, None, ""]
+        elif current is None:
+            if ch.strip():
+                raise InputError(f"text {block[i:i + 20].strip()!r} before the first '=' or '~' in the answers")
+        else:
+            current[2] += ch
+        i += 1
+    if current is not None:
+        items.append(tuple(current))
+    out = []
+    for mark, _, raw in items:
+        raw = raw.strip()
+        weight = None
+        if m := _WEIGHT.match(raw):
+            weight, raw = float(m.group(1)), raw[m.end():].lstrip()
+        feedback_at = find_unescaped(raw, "#")
+        out.append((mark, weight, raw if feedback_at < 0 else raw[:feedback_at]))
+    return out
+
+
+def _question(raw: str, topic: str, qid: str, source: str) -> MCQ:
+    text = raw.strip()
+    if text.startswith("::"):
+        end = find_unescaped(text, "::", 2)
+        if end < 0:
+            raise InputError("'::' opens a title that is never closed")
+        text = text[end + 2:].strip()
+    open_at = find_unescaped(text, "{")
+    if open_at < 0:
+        raise _Skipped("description", "description (no answer block)")
+    close_at = find_unescaped(text, "}", open_at)
+    before, block, after = text[:open_at], text[open_at + 1:close_at], text[close_at + 1:]
+    if find_unescaped(after, "{") >= 0:
+        raise _Skipped("cloze question", "several answer blocks in one question")
+    stem_raw = before.rstrip() + (f" {BLANK} " + after.lstrip() if after.strip() else "")
+    general = split_unescaped(block, "####")
+    block, explanation = general[0], formatted("####".join(general[1:])) if len(general) > 1 else ""
+    body = block.strip()
+    stem = formatted(stem_raw)
+    if not body:
+        raise _Skipped("essay question", "essay (empty answer block)")
+    if body.startswith("#"):
+        raise _Skipped("numerical question", "numerical answer")
+    tf = _TRUE_FALSE.get(unescape(split_unescaped(body, "#")[0]).strip().lower())
+    if tf is not None:
+        return MCQ(stem, ("True", "False"), "A" if tf else "B", topic, source, explanation, qid)
+    items = _answer_items(body)
+    if not items:
+        raise InputError("answer block has no '=' or '~' answers")
+    if any(mark == "=" and find_unescaped(t, "->") >= 0 for mark, _, t in items):
+        raise _Skipped("matching question", "matching")
+    if all(mark == "=" for mark, _, _ in items):
+        raise _Skipped("short answer question", "short answer (every answer is right)")
+    right = [i for i, (mark, weight, _) in enumerate(items) if (mark == "=" and weight in (None, 100)) or weight == 100]
+    partial = [i for i, (_, weight, _) in enumerate(items) if weight is not None and 0 < weight < 100]
+    if len(right) != 1:
+        if len(right) > 1 or partial:
+            raise _Skipped("multi-answer multichoice", "several right answers")
+        raise InputError("no right answer ('=' or '%100%')")
+    if len(items) > MAX_OPTIONS:
+        raise InputError(f"{len(items)} answers; at most {MAX_OPTIONS} are supported")
+    options = tuple(formatted(t) for _, _, t in items)
+    return MCQ(stem, options, LETTERS[right[0]], topic, source, explanation, qid)
+
+
+def read_gift(path: Path, strict: bool = False) -> BankLoad:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", where=str(path)) from None
+    out = BankLoad()
+    topic = ""
+    for line, raw, qid, category in _blocks(text.replace("\r\n", "\n").split("\n"), str(path)):
+        if category is not None:
+            topic = category
+            continue
+        try:
+            out.questions.append(_question(raw, topic, qid, f"{path.name}:{line}"))
+        except _Skipped as skip:
+            out.skip(line, skip.reason, skip.kind)
+        except InputError as exc:
+            if strict:
+                raise InputError(exc.message, where=f"{path}:{line}") from None
+            out.skip(line, exc.message)
+    return out
+
+
+def looks_like_gift(text: str) -> int:
+    """How many GIFT markers the text has (answer blocks, titles, $CATEGORY lines)."""
+    blocks = re.findall(r"(?<!\\)\{\s*(?:[=~#}]|(?:T|F|TRUE|FALSE)\s*[}#])", text, re.IGNORECASE)
+    titles = re.findall(r"^\s*::.+?::", text, re.MULTILINE)
+    categories = re.findall(r"^\s*\$CATEGORY:", text, re.MULTILINE)
+    return len(blocks) + len(titles) + len(categories)
