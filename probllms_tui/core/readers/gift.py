@@ -9,8 +9,9 @@ weights when exactly one answer is fully right. A missing-word question
 ``$CATEGORY: $course$/A/B`` sets the topic of the questions after it.
 
 Left out and counted: short answer, numerical, matching, essay, description and multiple
-choice with several right answers. An answer block opened with ``{`` and never closed makes
-the rest of the file ambiguous, so it stops the read with the line of the ``{``.
+choice with several right answers. An answer block opened with ``{`` and not closed before
+the blank line that ends its question makes the file ambiguous (Moodle rejects it too), so
+it stops the read with the line of the ``{``.
 
 Our own exports add ``// id: <question id>`` before a question, so a bank written back as
 GIFT keeps the ids the answer history is keyed by; Moodle ignores comments.
@@ -31,7 +32,7 @@ ESCAPABLE = "~=#{}:\\"
 BLANK = "_____"
 _ID_COMMENT = re.compile(r"^\s*//\s*id:\s*(\S+)\s*$")
 _CATEGORY = re.compile(r"^\s*\$CATEGORY:\s*(.*?)\s*$")
-_FORMAT = re.compile(r"^\s*\[(html|markdown|plain|moodle)\]", re.IGNORECASE)
+FORMAT_TAG = re.compile(r"^\s*\[(html|markdown|plain|moodle)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
 _TRUE_FALSE = {"t": True, "true": True, "f": False, "false": False}
 
@@ -87,7 +88,7 @@ def unescape(text: str) -> str:
 
 def formatted(raw: str) -> str:
     """Raw GIFT text (escaped, maybe with a [format] prefix) -> plain text."""
-    m = _FORMAT.match(raw)
+    m = FORMAT_TAG.match(raw)
     fmt = m.group(1).lower() if m else ""
     body = unescape(raw[m.end():] if m else raw).strip()
     if fmt == "html" or (not fmt and looks_like_html(body)):
@@ -98,8 +99,9 @@ def formatted(raw: str) -> str:
 def _blocks(lines: list[str], where: str):
     """Yield (start line, raw text, id from a ``// id:`` comment, category or None).
 
-    A question ends at a blank line outside its answer block (Moodle's rule); blank lines
-    inside the braces are allowed, so a ``{`` that never closes is found and reported.
+    A question ends at a blank line (Moodle's rule). An answer block still open there, or
+    at a second ``{``, or at the end of the file stops the read: the line of its ``{`` is
+    where the teacher has to look.
     """
     buf: list[str] = []
     start = open_line = 0
@@ -119,7 +121,10 @@ def _blocks(lines: list[str], where: str):
             if m:
                 yield lineno, "", "", topic_from_category(m.group(1))
                 continue
-        if not stripped and depth == 0:
+        if not stripped:
+            if depth:  # Moodle ends a question at a blank line whatever its braces say
+                raise InputError("'{' opens an answer block that is not closed with '}' before the "
+                                 "blank line that ends the question", where=f"{where}:{open_line}")
             if buf:
                 yield start, "\n".join(buf), pending_id, None
             buf, pending_id = [], ""
@@ -133,7 +138,10 @@ def _blocks(lines: list[str], where: str):
             if ch == "\\":
                 i += 2
                 continue
-            if ch == "{" and depth == 0:
+            if ch == "{" and depth:
+                raise InputError("'{' opens an answer block that is not closed with '}' before the "
+                                 f"next '{{' (line {lineno})", where=f"{where}:{open_line}")
+            if ch == "{":
                 depth, open_line = 1, lineno
             elif ch == "}" and depth == 1:
                 depth = 0
