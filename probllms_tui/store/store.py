@@ -97,8 +97,12 @@ class Store:
         mem = cls.memory()
         if not path.exists():
             return mem
+        # Without a -wal file the database file is complete: "immutable" reads it without
+        # creating the -wal/-shm files that even a read-only WAL connection leaves behind.
+        # With one (the app is running) those files exist already and hold recent answers.
+        wal = path.with_name(path.name + "-wal").exists()
         try:
-            src = _connect(f"file:{path}?mode=ro", uri=True)
+            src = _connect(f"file:{path}?mode=ro" + ("" if wal else "&immutable=1"), uri=True)
             copy = _connect(":memory:")
             src.backup(copy)
             src.close()
