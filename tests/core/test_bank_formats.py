@@ -110,3 +110,24 @@ def test_html_to_text_notes_files_and_keeps_lists():
     html = ('<p><a href="@@PLUGINFILE@@/bonjour.mp3">Listen:</a><br>What language?</p>'
             '<ol><li>one</li><li>two &lt;3</li></ol><script>x()</script>')
     assert html_to_text(html) == "Listen: [file: bonjour.mp3]\nWhat language?\n\n1. one\n2. two <3"
+
+
+@pytest.mark.parametrize("gift,stem", [
+    ("The answer is {=4 ~5}.", "The answer is _____."),
+    ("Mendel used {=peas ~mice} in his garden", "Mendel used _____ in his garden"),
+    ("Moodle's own fixture ends a true/false like this.{T}\";", "Moodle's own fixture ends a true/false like this."),
+])
+def test_text_after_the_answer_block(tmp_path, gift, stem):
+    path = tmp_path / "q.gift"
+    path.write_text(gift + "\n", encoding="utf-8")
+    assert read_bank(path).questions[0].stem == stem
+
+
+def test_moodle_auto_format_keeps_typed_line_breaks(tmp_path):
+    path = tmp_path / "q.xml"
+    path.write_text('<quiz><question type="truefalse"><questiontext format="moodle_auto_format">'
+                    "<text>line one\nline &lt;b&gt;two&lt;/b&gt;</text></questiontext>"
+                    '<answer fraction="100"><text>false</text></answer><answer fraction="0"><text>true</text>'
+                    "</answer></question></quiz>", encoding="utf-8")
+    q = read_bank(path).questions[0]
+    assert q.stem == "line one\nline two" and q.answer == "B"

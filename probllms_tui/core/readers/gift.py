@@ -200,7 +200,10 @@ def _question(raw: str, topic: str, qid: str, source: str) -> MCQ:
     before, block, after = text[:open_at], text[open_at + 1:close_at], text[close_at + 1:]
     if find_unescaped(after, "{") >= 0:
         raise _Skipped("cloze question", "several answer blocks in one question")
-    stem_raw = before.rstrip() + (f" {BLANK} " + after.lstrip() if after.strip() else "")
+    after = after.strip()
+    stem_raw = before.rstrip()
+    if after:  # missing word: "... {=peas ~mice} in his garden." -> "... _____ in his garden."
+        stem_raw += f" {BLANK}" + ("" if after[0] in ".,;:!?)\"'" else " ") + after
     general = split_unescaped(block, "####")
     block, explanation = general[0], formatted("####".join(general[1:])) if len(general) > 1 else ""
     body = block.strip()
@@ -211,6 +214,8 @@ def _question(raw: str, topic: str, qid: str, source: str) -> MCQ:
         raise _Skipped("numerical question", "numerical answer")
     tf = _TRUE_FALSE.get(unescape(split_unescaped(body, "#")[0]).strip().lower())
     if tf is not None:
+        if after and not any(ch.isalnum() for ch in after):
+            stem = formatted(before)  # a stray "." after {T} is no missing word
         return MCQ(stem, ("True", "False"), "A" if tf else "B", topic, source, explanation, qid)
     items = _answer_items(body)
     if not items:

@@ -112,6 +112,8 @@ def _rich_text(node: _Node | None) -> str:
     fmt = node.attrs.get("format", "html")
     if fmt in ("plain_text", "markdown"):
         return raw.strip()
+    if fmt == "moodle_auto_format":  # HTML allowed, and a typed line break is a line break
+        raw = raw.replace("\r\n", "\n").replace("\n", "<br>")
     return html_to_text(raw)
 
 
