@@ -131,3 +131,12 @@ def test_moodle_auto_format_keeps_typed_line_breaks(tmp_path):
                     "</answer></question></quiz>", encoding="utf-8")
     q = read_bank(path).questions[0]
     assert q.stem == "line one\nline two" and q.answer == "B"
+
+
+def test_moodle_multichoice_without_single_is_single_answer_as_in_moodle(tmp_path):
+    path = tmp_path / "q.xml"
+    path.write_text('<quiz><question type="multichoice"><questiontext format="html"><text>2+2?</text>'
+                    '</questiontext><answer fraction="0"><text>3</text></answer>'
+                    '<answer fraction="100"><text>4</text></answer></question></quiz>', encoding="utf-8")
+    q = read_bank(path).questions[0]
+    assert q.options == ("3", "4") and q.answer == "B"

@@ -165,7 +165,8 @@ def read_moodle_xml(path: Path, strict: bool = False) -> BankLoad:
         if qtype == "category":
             topic = topic_from_category(node.text_of("category"))
             continue
-        if qtype == "multichoice" and node.text_of("single").lower() not in ("true", "1"):
+        # Moodle reads a missing <single> as true; "false" or "0" allows several right answers.
+        if qtype == "multichoice" and (node.text_of("single") or "true").lower() not in ("true", "1"):
             out.skip(node.line, "multichoice with several right answers (<single>false</single>)",
                      "multi-answer multichoice")
             continue
