@@ -88,7 +88,7 @@ class ProbLLMsApp(App):
         paths += [p for p in map(Path, self.store.load_bank_paths()) if p not in paths]
         if config.use_builtin_bank and (path := builtin_bank()) is not None:
             paths.insert(0, path)
-        self.bank = QuestionBank.load(paths)
+        self.bank = QuestionBank.load(paths, defer_slow=True)  # Anki decks open after the first frame
         self.session = PracticeSession(self.bank, self.store)
         self.engine: Engine | None = None
         self.engine_error = ""
@@ -102,6 +102,10 @@ class ProbLLMsApp(App):
 
     # --- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.bank.deferred:
+            from probllms_tui.app.screens.banks import open_deferred_banks
+
+            open_deferred_banks(self)
         for severity, text in self.bank.messages:
             self.notify(text, severity=severity, timeout=12)
         if not self.bank.questions:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from probllms_tui.core.errors import ProbLLMsError, one_line
 from probllms_tui.core.mcq import MCQ
-from probllms_tui.core.readers import BankLoad, read_bank
+from probllms_tui.core.readers import EMBEDDER_FORMATS, BankLoad, detect_format, read_bank
 from probllms_tui.store import Store
 
 DUE, MISTAKES = "due", "mistakes"
@@ -41,11 +41,18 @@ class QuestionBank:
     messages: list[tuple[str, str]] = field(default_factory=list)  # (severity, text) for the UI
     files: list[BankFile] = field(default_factory=list)
 
+    # Banks whose reading loads the sentence embedder (Anki decks: seconds of torch import),
+    # held back by ``load(defer_slow=True)`` so the app's first frame does not wait for them.
+    deferred: list[Path] = field(default_factory=list)
+
     @classmethod
-    def load(cls, paths: list[Path]) -> "QuestionBank":
+    def load(cls, paths: list[Path], *, defer_slow: bool = False) -> "QuestionBank":
         bank = cls()
         for path in paths:
             try:
+                if defer_slow and detect_format(Path(path)) in EMBEDDER_FORMATS:
+                    bank.deferred.append(Path(path))
+                    continue
                 bank.add_file(path, read_bank(path))
             except ProbLLMsError as exc:
                 bank.messages.append(("error", f"bank not loaded: {exc}"))

@@ -3,47 +3,29 @@ the backs of the most similar cards of the same deck."""
 
 from __future__ import annotations
 
-import hashlib
+import sys
 import time
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from probllms_tui.core.errors import InputError
 from probllms_tui.core.readers import read_bank
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from flashcard_support import CAPITALS, TrigramEmbedder  # noqa: E402
+
 genanki = pytest.importorskip("genanki")
-
-CAPITALS = [("Capital of France", "Paris"), ("Capital of Germany", "Berlin"), ("Capital of Italy", "Rome"),
-            ("Capital of Spain", "Madrid"), ("Largest ocean on Earth", "the Pacific"),
-            ("Speed of light in vacuum", "about 300,000 km/s")]
-
-
-class TrigramEmbedder:
-    """Deterministic and instant: hashed character trigrams, unit length. Texts sharing words
-    ("Capital of ...") come out similar, which is all the distractor choice needs."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        self.calls += 1
-        out = np.zeros((len(texts), 256), dtype=np.float32)
-        for row, t in enumerate(texts):
-            t = f"  {t.lower()}  "
-            for i in range(len(t) - 2):
-                out[row, int(hashlib.md5(t[i:i + 3].encode()).hexdigest()[:6], 16) % 256] += 1
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
 
 def write_apkg(path: Path, decks: dict[str, list[tuple[str, str]]], *, cloze: int = 0) -> None:
     built = []
     for i, (name, cards) in enumerate(decks.items()):
         deck = genanki.Deck(1_000_000 + i, name)
         for front, back in cards:
-            deck.add_note(genanki.Note(model=genanki.BASIC_MODEL, fields=[front, back]))
+            # A guid per card, as Anki keeps one per note across exports.
+            deck.add_note(genanki.Note(model=genanki.BASIC_MODEL, fields=[front, back], guid=genanki.guid_for(front)))
         for k in range(cloze):
             deck.add_note(genanki.Note(model=genanki.CLOZE_MODEL, fields=[f"{{{{c1::Bern}}}} is Swiss {k}", ""]))
         built.append(deck)
@@ -76,11 +58,12 @@ def test_distractors_and_order_are_reproducible_and_ids_survive_a_growing_deck(t
     other_seed = read_bank(path, embedder=TrigramEmbedder(), seed=1).questions
     assert [q.options for q in other_seed] != [q.options for q in first]
     assert [q.id for q in other_seed] == [q.id for q in first]
-    # The text export of the same cards (no guid column) gives stable ids too.
+    # A card added to the deck may change the others' distractors, not their ids (the answer
+    # history is keyed by them).
     grown = tmp_path / "grown.apkg"
     write_apkg(grown, {"Geo": CAPITALS + [("Capital of Portugal", "Lisbon")]})
     grown_ids = {q.stem: q.id for q in read_bank(grown, embedder=TrigramEmbedder()).questions}
-    # genanki gives each note a fresh random guid, so compare within one package instead:
+    assert {q.stem: q.id for q in first}.items() <= grown_ids.items()
     assert len(set(grown_ids.values())) == 7
 
 

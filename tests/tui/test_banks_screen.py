@@ -89,3 +89,25 @@ async def test_a_broken_bank_is_reported_and_not_remembered(make_app, tmp_path):
         status = str(app.screen.query_one("#bank-status").render())
         assert "Not opened" in status and "broken.gift:1" in status
         assert app.store.load_bank_paths() == []
+
+
+async def test_anki_decks_open_after_the_first_frame(make_app, tmp_path, monkeypatch):
+    """A deck needs the sentence embedder (seconds of imports): the app starts without waiting
+    for it and adds its questions when read. The embedder is swapped at its one seam."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+    from flashcard_support import CAPITALS, TrigramEmbedder
+
+    from probllms_tui.core.readers import flashcards
+
+    monkeypatch.setattr(flashcards, "app_embedder", TrigramEmbedder)
+    deck = tmp_path / "deck.txt"
+    deck.write_text("#separator:tab\n#deck:Capitals\n" + "\n".join(f"{f}\t{b}" for f, b in CAPITALS) + "\n",
+                    encoding="utf-8")
+    app = make_app(banks=[BANKS / "course.gift", deck], data_dir=tmp_path / "home")
+    assert app.bank.deferred == [deck] and len(app.bank.questions) == 6  # the GIFT bank only
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot, 0.2)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        assert [f.path.name for f in app.bank.files] == ["course.gift", "deck.txt"]
+        assert len(app.bank.questions) == 12

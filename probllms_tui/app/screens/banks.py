@@ -63,6 +63,27 @@ def complete_path(value: str) -> str | None:
     return value + first[len(prefix):]
 
 
+def open_deferred_banks(app) -> None:
+    """Read the banks the app held back at start (Anki decks) in a worker, then add them."""
+    paths, app.bank.deferred = list(app.bank.deferred), []
+
+    def read_all() -> None:
+        for path in paths:
+            try:
+                loaded = read_bank(path)
+            except Exception as exc:  # InputError or a broken file: report it, keep the others
+                app.from_thread(app.notify, f"bank not loaded: {one_line(exc)}", severity="error", timeout=12)
+                continue
+            app.from_thread(_deferred_bank_read, app, path, loaded)
+
+    app.run_worker(read_all, thread=True, group="bank-open", exit_on_error=False)
+
+
+def _deferred_bank_read(app, path: Path, loaded) -> None:
+    entry = app.bank.add_file(path, loaded)
+    app.notify(f"Opened {path.name}: {len(entry.ids)} questions", timeout=5)
+
+
 class BanksScreen(ModalScreen):
     BINDINGS = [Binding("escape", "dismiss", "Close"),
                 Binding("delete", "forget", "Forget bank")]

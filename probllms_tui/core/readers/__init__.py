@@ -36,8 +36,11 @@ from probllms_tui.core.readers.structured import (
     read_jsonl,
 )
 
-__all__ = ["BankLoad", "MALFORMED", "Skip", "SUFFIXES", "detect_format", "mcq_from_record",
+__all__ = ["BankLoad", "EMBEDDER_FORMATS", "MALFORMED", "Skip", "SUFFIXES", "detect_format", "mcq_from_record",
            "mcq_to_seed_record", "mcq_to_structured_record", "read_bank"]
+
+# Formats whose reading embeds text with the sentence embedder (the distractors of flashcards).
+EMBEDDER_FORMATS = ("apkg", "anki-text")
 
 SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".xml": "moodle-xml",
             ".gift": "gift", ".aiken": "aiken", ".apkg": "apkg", ".tsv": "anki-text", ".txt": None}
