@@ -40,8 +40,8 @@ def load_summary(path: Path, load: BankLoad) -> str:
 
 def _show_text(q: MCQ) -> str:
     head = f"{q.source}" + (f"  [{q.subject}]" if q.subject else "")
-    body = [head, q.stem] + [f"  {l}. {o}{'   <- answer' if l == q.answer else ''}"
-                             for l, o in zip(q.letters, q.options)]
+    body = [head, q.stem] + [f"  {letter}. {option}{'   <- answer' if letter == q.answer else ''}"
+                             for letter, option in zip(q.letters, q.options)]
     if q.explanation:
         body.append(f"  explanation: {q.explanation}")
     return "\n".join(body) + "\n"

@@ -46,15 +46,24 @@ class _Skipped(Exception):
         self.reason = reason
 
 
+_TOKEN_CACHE: dict[str, re.Pattern] = {}
+_UNESCAPE = re.compile(r"\\([~=#{}:\\n])")
+_BRACES = re.compile(r"\\.|[{}]", re.S)
+_MARKS = re.compile(r"\\.|[~=]", re.S)
+
+
+def _tokens(target: str) -> re.Pattern:
+    """A backslash pair or ``target``: scanning with it skips escaped characters (C speed)."""
+    pattern = _TOKEN_CACHE.get(target)
+    if pattern is None:
+        pattern = _TOKEN_CACHE[target] = re.compile(r"\\.|" + re.escape(target), re.S)
+    return pattern
+
+
 def find_unescaped(text: str, target: str, start: int = 0) -> int:
-    i = start
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text.startswith(target, i):
-            return i
-        i += 1
+    for m in _tokens(target).finditer(text, start):
+        if m.group(0) == target:
+            return m.start()
     return -1
 
 
@@ -68,22 +77,8 @@ def split_unescaped(text: str, target: str) -> list[str]:
 
 
 def unescape(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
-            if nxt in ESCAPABLE:
-                out.append(nxt)
-                i += 2
-                continue
-            if nxt == "n":
-                out.append("\n")
-                i += 2
-                continue
-        out.append(ch)  # "\alpha" in LaTeX is not an escape: keep the backslash
-        i += 1
-    return "".join(out)
+    # "\alpha" in LaTeX is not an escape: only the GIFT characters and "\n" are.
+    return _UNESCAPE.sub(lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
 
 
 def formatted(raw: str) -> str:
@@ -132,12 +127,8 @@ def _blocks(lines: list[str], where: str):
         if not buf:
             start = lineno
         buf.append(line)
-        i = 0
-        while i < len(line):
-            ch = line[i]
-            if ch == "\\":
-                i += 2
-                continue
+        for m in _BRACES.finditer(line):
+            ch = m.group(0)
             if ch == "{" and depth:
                 raise InputError("'{' opens an answer block that is not closed with '}' before the "
                                  f"next '{{' (line {lineno})", where=f"{where}:{open_line}")
@@ -145,7 +136,6 @@ def _blocks(lines: list[str], where: str):
                 depth, open_line = 1, lineno
             elif ch == "}" and depth == 1:
                 depth = 0
-            i += 1
     if depth:
         raise InputError("'{' opens an answer block that is never closed with '}'", where=f"{where}:{open_line}")
     if buf:
@@ -154,27 +144,13 @@ def _blocks(lines: list[str], where: str):
 
 def _answer_items(block: str) -> list[tuple[str, float | None, str]]:
     """``=a ~%50%b #fb`` -> [(mark, weight, raw text)], feedback cut off."""
-    items: list[tuple[str, float | None, str]] = []
-    i, current = 0, None
-    while i < len(block):
-        ch = block[i]
-        if ch == "\\":
-            if current is not None:
-                current[2] += block[i:i + 2]
-            i += 2
-            continue
-        if ch in "~=":
-            if current is not None:
-                items.append(tuple(current))
-            current = [ch, None, ""]
-        elif current is None:
-            if ch.strip():
-                raise InputError(f"text {block[i:i + 20].strip()!r} before the first '=' or '~' in the answers")
-        else:
-            current[2] += ch
-        i += 1
-    if current is not None:
-        items.append(tuple(current))
+    marks = [m for m in _MARKS.finditer(block) if m.group(0) in "~="]
+    if not marks:
+        return []
+    if block[:marks[0].start()].strip():
+        raise InputError(f"text {block[:marks[0].start()].strip()[:20]!r} before the first '=' or '~' in the answers")
+    items = [(m.group(0), None, block[m.end():(nxt.start() if nxt else len(block))])
+             for m, nxt in zip(marks, marks[1:] + [None])]
     out = []
     for mark, _, raw in items:
         raw = raw.strip()
