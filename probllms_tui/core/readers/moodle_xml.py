@@ -56,6 +56,7 @@ class _DtdRefused(Exception):
 
 def parse_tree(data: bytes, where: str) -> _Node:
     parser = xml.parsers.expat.ParserCreate()
+    parser.buffer_text = True  # one callback per text run, not one per line or entity
     root = _Node("#document", {}, 1)
     stack = [root]
 
