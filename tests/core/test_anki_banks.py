@@ -145,3 +145,13 @@ def test_the_app_embedder_picks_related_distractors(tmp_path):
     assert set(france.options) == {"Paris", "Berlin", "Rome", "Madrid"}
     assert read_bank(path).questions == load.questions  # same embedder, same questions
     print(f"real embedder: {elapsed:.1f} s for the first read")
+
+
+def test_anki_fields_keep_a_trace_of_media(tmp_path):
+    path = tmp_path / "media.txt"
+    cards = [(f'Which organ? <img src="organ{i}.png">', f"organ {i} [sound:organ{i}.mp3]") for i in range(4)]
+    path.write_text("#separator:tab\n#html:true\n" + "\n".join(f"{f}\t{b}" for f, b in cards) + "\n",
+                    encoding="utf-8")
+    q = read_bank(path, embedder=TrigramEmbedder()).questions[0]
+    assert q.stem == "Which organ? [image: organ0.png]"
+    assert q.option(q.answer) == "organ 0 [sound: organ0.mp3]"
