@@ -70,6 +70,7 @@ class ProbLLMsApp(App):
         Binding("f4", "switch_mode('models')", "Models", show=False),
         Binding("f5", "switch_mode('notes')", "Notes", show=False),
         Binding("escape", "stop_generation", "Stop", show=False),
+        Binding("ctrl+o", "open_banks", "Banks", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 
@@ -83,9 +84,11 @@ class ProbLLMsApp(App):
         self.store = Store.open(config.data_dir)
         self.settings, self._settings_problems = self.store.load_settings()
         paths = list(config.banks)
+        # Banks opened on the banks screen (ctrl+o) last time, unless given again on the command line.
+        paths += [p for p in map(Path, self.store.load_bank_paths()) if p not in paths]
         if config.use_builtin_bank and (path := builtin_bank()) is not None:
             paths.insert(0, path)
-        self.bank = QuestionBank.load(paths)
+        self.bank = QuestionBank.load(paths, defer_slow=True)  # Anki decks open after the first frame
         self.session = PracticeSession(self.bank, self.store)
         self.engine: Engine | None = None
         self.engine_error = ""
@@ -99,6 +102,10 @@ class ProbLLMsApp(App):
 
     # --- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.bank.deferred:
+            from probllms_tui.app.screens.banks import open_deferred_banks
+
+            open_deferred_banks(self)
         for severity, text in self.bank.messages:
             self.notify(text, severity=severity, timeout=12)
         if not self.bank.questions:
@@ -348,6 +355,12 @@ class ProbLLMsApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_open_banks(self) -> None:
+        from probllms_tui.app.screens.banks import BanksScreen
+
+        if not isinstance(self.screen, BanksScreen):
+            self.push_screen(BanksScreen())
+
     def action_stop_generation(self) -> None:
         running = [w for w in self.workers if w.group == "inference" and w.is_running]
         for worker in running:
@@ -362,6 +375,7 @@ class ProbLLMsApp(App):
         yield SystemCommand("Models", "Switch model, change settings (F4)", lambda: self.switch_mode("models"))
         yield SystemCommand("Notes", "Notes index status and reindex (F5)", lambda: self.switch_mode("notes"))
         yield SystemCommand("Help", "List the keys (F1)", self.action_help)
+        yield SystemCommand("Question banks", "Open Moodle, GIFT, Aiken, Anki banks (ctrl+o)", self.action_open_banks)
         yield SystemCommand("Stop generation", "Stop the model's explanation (Esc)", self.action_stop_generation)
         yield SystemCommand("Review mistakes", "Practise the questions you got wrong",
                             lambda: self._practice_mode("mistakes"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from probllms_tui.core.errors import ProbLLMsError, one_line
 from probllms_tui.core.mcq import MCQ
-from probllms_tui.core.readers import read_bank
+from probllms_tui.core.readers import EMBEDDER_FORMATS, BankLoad, detect_format, read_bank
 from probllms_tui.store import Store
 
 DUE, MISTAKES = "due", "mistakes"
@@ -26,29 +26,50 @@ def builtin_bank() -> Path | None:
 
 
 @dataclass
+class BankFile:
+    """One bank file as loaded: its questions' ids (after dropping duplicates of earlier
+    banks) and how many items it left out, for the per-bank statistics."""
+
+    path: Path
+    ids: list[str]
+    skipped: int
+
+
+@dataclass
 class QuestionBank:
     questions: list[MCQ] = field(default_factory=list)
     messages: list[tuple[str, str]] = field(default_factory=list)  # (severity, text) for the UI
+    files: list[BankFile] = field(default_factory=list)
+
+    # Banks whose reading loads the sentence embedder (Anki decks: seconds of torch import),
+    # held back by ``load(defer_slow=True)`` so the app's first frame does not wait for them.
+    deferred: list[Path] = field(default_factory=list)
 
     @classmethod
-    def load(cls, paths: list[Path]) -> "QuestionBank":
+    def load(cls, paths: list[Path], *, defer_slow: bool = False) -> "QuestionBank":
         bank = cls()
-        seen: set[str] = set()
         for path in paths:
             try:
-                loaded = read_bank(path)
+                if defer_slow and detect_format(Path(path)) in EMBEDDER_FORMATS:
+                    bank.deferred.append(Path(path))
+                    continue
+                bank.add_file(path, read_bank(path))
             except ProbLLMsError as exc:
                 bank.messages.append(("error", f"bank not loaded: {exc}"))
-                continue
             except Exception as exc:  # e.g. csv.Error on a mangled file: report it, keep going
                 bank.messages.append(("error", f"bank not loaded: {path}: {one_line(exc)}"))
-                continue
-            fresh = [q for q in loaded.questions if q.id not in seen]
-            seen.update(q.id for q in fresh)
-            bank.questions.extend(fresh)
-            if loaded.skipped:
-                bank.messages.append(("warning", loaded.summary(path.name)))
         return bank
+
+    def add_file(self, path: Path, loaded: BankLoad) -> BankFile:
+        """Add a read bank; questions already present (same id) are not added twice."""
+        seen = {q.id for q in self.questions}
+        fresh = [q for q in loaded.questions if q.id not in seen]
+        self.questions.extend(fresh)
+        entry = BankFile(Path(path), [q.id for q in loaded.questions], len(loaded.skipped))
+        self.files.append(entry)
+        if loaded.skipped:
+            self.messages.append(("warning", loaded.summary(Path(path).name)))
+        return entry
 
     def by_id(self) -> dict[str, MCQ]:
         return {q.id: q for q in self.questions}

@@ -34,7 +34,7 @@ ModelsDirOpt = typer.Option(None, "--models-dir", help="Folder of GGUF models an
 def main(
     ctx: typer.Context,
     model: Optional[str] = ModelOpt,
-    bank: Optional[list[Path]] = typer.Option(None, "--bank", help="Extra question bank (.jsonl/.csv); repeatable."),
+    bank: Optional[list[Path]] = typer.Option(None, "--bank", help="Extra question bank (.xml .gift .aiken .txt .apkg .tsv .jsonl .csv); repeatable."),
     notes: Optional[Path] = typer.Option(None, "--notes", help="Folder of course notes for retrieval."),
     data_dir: Optional[Path] = DataDirOpt,
     models_dir: Optional[Path] = ModelsDirOpt,
@@ -108,9 +108,12 @@ def models(
 
 
 def _register_subapps() -> None:
+    from probllms_tui.cli.bank import bank_app, export
     from probllms_tui.rag.cli import notes_app
 
     app.add_typer(notes_app, name="notes", help="Index and search your course notes.")
+    app.add_typer(bank_app, name="bank", help="Read question banks: Moodle XML, GIFT, Aiken, Anki, JSONL, CSV.")
+    app.command("export")(export)
 
 
 _register_subapps()

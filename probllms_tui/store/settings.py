@@ -6,6 +6,7 @@ pydantic model costs ~0.3 s of imports, and settings load before the app's first
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -86,3 +87,18 @@ class Settings:
             except SettingError as exc:
                 problems.append(f"setting {key}={value!r} ignored: {exc}")
         return settings, problems
+
+
+# The banks opened in the app, remembered for the next start. A row of their own in the
+# settings table rather than a Settings field: the models screen saves Settings wholesale,
+# and a list of paths has no range to check.
+BANKS_KEY = "banks"
+
+
+def bank_paths_from_json(value: str) -> list[str]:
+    """The stored list of bank paths; anything else stored there reads as no banks."""
+    try:
+        paths = json.loads(value)
+    except ValueError:
+        return []
+    return [p for p in paths if isinstance(p, str) and p] if isinstance(paths, list) else []

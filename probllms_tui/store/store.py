@@ -16,7 +16,7 @@ from pathlib import Path
 
 from probllms_tui.store import srs
 from probllms_tui.store.schema import migrate
-from probllms_tui.store.settings import Settings
+from probllms_tui.store.settings import BANKS_KEY, Settings, bank_paths_from_json
 
 DB_NAME = "probllms.sqlite3"
 
@@ -86,6 +86,33 @@ class Store:
         mem.problem = problem
         return mem
 
+    @classmethod
+    def read_only(cls, data_dir: Path) -> "Store":
+        """A copy in memory of the stored history, for reports and exports.
+
+        Nothing is written to the data dir, not even a schema upgrade: an export must leave
+        what the student has stored exactly as it was.
+        """
+        path = Path(data_dir) / DB_NAME
+        mem = cls.memory()
+        if not path.exists():
+            return mem
+        # Without a -wal file the database file is complete: "immutable" reads it without
+        # creating the -wal/-shm files that even a read-only WAL connection leaves behind.
+        # With one (the app is running) those files exist already and hold recent answers.
+        wal = path.with_name(path.name + "-wal").exists()
+        try:
+            src = _connect(f"file:{path}?mode=ro" + ("" if wal else "&immutable=1"), uri=True)
+            copy = _connect(":memory:")
+            src.backup(copy)
+            src.close()
+            migrate(copy)
+        except sqlite3.Error as exc:
+            raise sqlite3.DatabaseError(f"cannot read {path}: {exc}") from None
+        mem.con.close()
+        mem.con = copy
+        return mem
+
     def close(self) -> None:
         self.con.close()
 
@@ -137,6 +164,33 @@ class Store:
             "(SELECT question_id, MAX(id) AS last FROM answers GROUP BY question_id) l "
             "ON a.id = l.last WHERE a.correct = 0 ORDER BY a.id").fetchall()
         return [r[0] for r in rows]
+
+    def answered_ids(self) -> list[str]:
+        """Every question answered at least once, in the order first answered."""
+        rows = self.con.execute(
+            "SELECT question_id FROM answers GROUP BY question_id ORDER BY MIN(id)").fetchall()
+        return [r[0] for r in rows]
+
+    def question_stats(self, ids: list[str]) -> tuple[int, int]:
+        """(answered, right on the latest answer) among ``ids``: a bank's progress."""
+        wanted = set(ids)
+        answered = right = 0
+        for question_id, correct in self.con.execute(
+                "SELECT a.question_id, a.correct FROM answers a JOIN "
+                "(SELECT MAX(id) AS last FROM answers GROUP BY question_id) l ON a.id = l.last"):
+            if question_id in wanted:
+                answered += 1
+                right += correct
+        return answered, right
+
+    # --- question banks the student opened in the app -------------------------------------
+    def load_bank_paths(self) -> list[str]:
+        row = self.con.execute("SELECT value FROM settings WHERE key = ?", (BANKS_KEY,)).fetchone()
+        return bank_paths_from_json(row[0]) if row else []
+
+    def save_bank_paths(self, paths: list[str]) -> None:
+        self.con.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
+                         (BANKS_KEY, json.dumps(list(paths))))
 
     def answer_count(self) -> int:
         return self.con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]

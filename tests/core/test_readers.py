@@ -112,7 +112,8 @@ def test_bank_with_no_valid_rows_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("name,content,fragment", [
     ("missing.jsonl", None, "file not found"),
-    ("bank.txt", "hello", "unknown bank format"),
+    ("bank.doc", "hello", "unknown bank format"),
+    ("bank.txt", "hello", "cannot tell the format"),
     ("binary.jsonl", b"\xff\xfe\x00\x01garbage", "not a UTF-8 text file"),
     ("nocols.csv", "a,b\n1,2\n", "needs 'question' and 'answer' columns"),
 ])

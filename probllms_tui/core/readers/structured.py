@@ -1,4 +1,4 @@
-"""Read MCQ banks: the seed JSONL, the structured JSONL and CSV.
+"""The project's own bank formats: the seed JSONL, the structured JSONL and CSV.
 
 Seed JSONL (the ProbLLMs datasets)::
 
@@ -20,27 +20,14 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from probllms_tui.core.errors import InputError, one_line
 from probllms_tui.core.mcq import LETTERS, MCQ, letter_for
 from probllms_tui.core.paste import answer_letter, parse_question_text
-
-
-@dataclass
-class BankLoad:
-    questions: list[MCQ] = field(default_factory=list)
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
-
-    def summary(self, path: Path | str) -> str:
-        msg = f"{path}: loaded {len(self.questions)} questions"
-        if self.skipped:
-            lines = ", ".join(str(n) for n, _ in self.skipped[:10])
-            more = "…" if len(self.skipped) > 10 else ""
-            msg += f", skipped {len(self.skipped)} malformed lines ({lines}{more})"
-        return msg
+from probllms_tui.core.readers.common import BankLoad
 
 
 def mcq_from_record(rec: dict[str, Any], *, source: str = "") -> MCQ:
@@ -67,7 +54,7 @@ def mcq_from_record(rec: dict[str, Any], *, source: str = "") -> MCQ:
     return MCQ(parsed.stem, parsed.options, letter, subject, source, explanation, str(rec.get("id") or ""))
 
 
-def _read_jsonl(path: Path, strict: bool) -> BankLoad:
+def read_jsonl(path: Path, strict: bool = False) -> BankLoad:
     out = BankLoad()
     with path.open(encoding="utf-8", errors="strict") as fh:
         try:
@@ -81,13 +68,13 @@ def _read_jsonl(path: Path, strict: bool) -> BankLoad:
                     reason = exc.message if isinstance(exc, InputError) else f"invalid JSON ({exc.msg})"
                     if strict:
                         raise InputError(reason, where=f"{path}:{lineno}") from None
-                    out.skipped.append((lineno, reason))
+                    out.skip(lineno, reason)
         except UnicodeDecodeError:
             raise InputError("not a UTF-8 text file", where=str(path)) from None
     return out
 
 
-def _read_csv(path: Path, strict: bool) -> BankLoad:
+def read_csv(path: Path, strict: bool = False) -> BankLoad:
     out = BankLoad()
     end_of_previous = 0  # line where the last complete record (or the header) ended
     try:
@@ -114,34 +101,11 @@ def _read_csv(path: Path, strict: bool) -> BankLoad:
                 except InputError as exc:
                     if strict:
                         raise InputError(exc.message, where=f"{path}:{lineno}") from None
-                    out.skipped.append((lineno, exc.message))
+                    out.skip(lineno, exc.message)
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", where=str(path)) from None
     except csv.Error as exc:  # NUL bytes, an oversized field: the file itself is broken here
         raise InputError(f"malformed CSV ({one_line(exc)})", where=f"{path}:{end_of_previous + 1}") from None
-    return out
-
-
-def read_bank(path: str | Path, *, strict: bool = False) -> BankLoad:
-    """Read a question bank (.jsonl or .csv) into MCQs."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError("file not found", where=str(p))
-    if p.is_dir():
-        raise InputError("is a folder, expected a .jsonl or .csv file", where=str(p))
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".jsonl", ".json", ".ndjson"):
-            out = _read_jsonl(p, strict)
-        elif suffix == ".csv":
-            out = _read_csv(p, strict)
-        else:
-            raise InputError(f"unknown bank format {suffix!r}; use .jsonl or .csv", where=str(p))
-    except OSError as exc:
-        raise InputError(f"cannot read ({one_line(exc.strerror or exc)})", where=str(p)) from None
-    if not out.questions and out.skipped:
-        n, reason = out.skipped[0]
-        raise InputError(f"no valid questions; first problem: {reason}", where=f"{p}:{n}")
     return out
 
 
