@@ -88,6 +88,7 @@ def calibrate_command(
     from_raw: Path | None = typer.Option(None, "--from-raw", help="Refit from a previous run's raw/ folder (no model is loaded)."),
     fit_sets: list[str] = typer.Option([], "--fit-set", help="With --from-raw: dataset names to fit on (default: all but --report-set)."),
     report_sets: list[str] = typer.Option([], "--report-set", help="With --from-raw: dataset names to report on."),
+    label: list[str] = typer.Option([], "--label", help="SET=TEXT: how the app names a report set when it warns (e.g. 'mcqa_example=university science')."),
     save: bool = typer.Option(True, "--save/--no-save", help="Store the calibration with the model (models manifest)."),
     save_builtin: bool = typer.Option(False, "--save-builtin", help="Maintainers: write the file shipped with the package for a built-in model."),
     n_ctx: int = typer.Option(2048, "--n-ctx", min=128),
@@ -134,7 +135,13 @@ def calibrate_command(
             engine.close()
     if set(fits) & set(reports):
         raise InputError(f"{', '.join(sorted(set(fits) & set(reports)))}: a set cannot be fitted on and reported on")
-    record = calibrate(fits, reports, method=method, model=name, out=out)
+    labels = {}
+    for item in label:
+        key, sep, text = item.partition("=")
+        if not sep or not text.strip():
+            raise InputError(f"--label {item!r}: expected SET=TEXT")
+        labels[key.strip()] = text.strip()
+    record = calibrate(fits, reports, method=method, model=name, out=out, labels=labels)
     print((out / "calibration.md").read_text(encoding="utf-8"))
     if save and spec is not None:
         from probllms_tui.core.paths import models_dir as resolve_models_dir

@@ -23,7 +23,7 @@ from probllms_tui.core.prompt import Passage, fit_passages
 # Cosine (all-MiniLM-L6-v2, stem + options vs chunk) below which a passage is not about the
 # question. Chosen by benchmarks/rag_relevance.py; the figures behind it are in
 # docs/measurements.md ("Relevance floor").
-RELEVANCE_FLOOR = 0.40
+RELEVANCE_FLOOR = 0.32
 # The explanation budget every caller reserves, unless it generates a different length: the
 # app's default ``Settings.max_tokens``. Kept here (not imported from the store) so the
 # benchmark and `ask` use the same number without importing the app's settings.
