@@ -115,6 +115,8 @@ class ExplanationGuard:
             cut = max(buf.rfind("["), buf.rfind("("))
             if cut != -1 and ("]" if buf[cut] == "[" else ")") not in buf[cut:] \
                     and len(buf) - cut <= _MAX_PENDING:
+                if cut > 0 and buf[cut - 1].isspace():
+                    cut -= 1  # the space goes with the marker if the marker is stripped
                 buf, self._pending = buf[:cut], buf[cut:]
         buf = _LOCATION.sub(self._strip, buf)
         return _BRACKET.sub(self._check_bracket, buf)

@@ -45,7 +45,11 @@ def test_ask_json_has_exactly_the_documented_shape(env):
     proc = run(["ask", "--json", QUESTION], env)
     assert proc.returncode == 0, proc.stderr.decode()
     out = json.loads(proc.stdout)
-    assert set(out) == {"answer", "probabilities", "method", "model", "latency_ms", "sources"}
+    assert set(out) == {"answer", "probabilities", "calibrated", "confidence_band", "method", "model",
+                        "latency_ms", "sources", "evidence"}
+    # the default model ships a calibration: its probabilities are calibrated and banded
+    assert out["calibrated"] is True and out["confidence_band"] in ("confident", "unsure", "guessing")
+    assert out["evidence"] is None  # no notes index, so no evidence
     assert out["answer"] in ("A", "B", "C")
     assert list(out["probabilities"]) == ["A", "B", "C"]
     assert sum(out["probabilities"].values()) == pytest.approx(1.0, abs=2e-4)
@@ -62,9 +66,31 @@ def test_ask_reads_stdin_dash_and_explains(env):
                env, stdin=text.encode())
     assert proc.returncode == 0, proc.stderr.decode()
     out = json.loads(proc.stdout)
-    assert set(out) == {"answer", "probabilities", "method", "model", "latency_ms", "sources", "explanation"}
+    assert set(out) == {"answer", "probabilities", "calibrated", "confidence_band", "method", "model",
+                        "latency_ms", "sources", "evidence", "explanation"}
     assert out["method"] == "letter" and list(out["probabilities"]) == ["A", "B", "C", "D"]
     assert isinstance(out["explanation"], str)
+
+
+@pytest.mark.slow
+def test_ask_cites_notes_that_answer_and_none_for_off_topic_questions(env, tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "graphs.md").write_text("# Graphs\n\n## Shortest paths\n\nDijkstra's algorithm computes shortest "
+                                     "paths from one source when every edge weight is non-negative.\n")
+    indexed = run(["notes", "index", str(notes)], env)
+    assert indexed.returncode == 0, indexed.stderr.decode()
+    on = json.loads(run(["ask", "--json", "Which algorithm computes shortest paths when edge weights are "
+                                          "non-negative? A) Dijkstra's algorithm B) Bubble sort C) Binary search "
+                                          "D) Huffman coding"], env).stdout)
+    assert [s["citation"] for s in on["sources"]] == ["notes/graphs.md:5-5"]
+    if on["confidence_band"] != "confident":  # evidence first when the model is not sure
+        assert on["evidence"]["citation"] == on["sources"][0]["citation"] and "Dijkstra" in on["evidence"]["text"]
+    off = json.loads(run(["ask", "--json", "Which organelle makes ATP in eukaryotic cells? A) mitochondrion "
+                                           "B) ribosome C) Golgi apparatus D) lysosome"], env).stdout)
+    assert off["sources"] == [] and off["evidence"] is None
+    text = run(["ask", "Which organelle makes ATP? A) mitochondrion B) ribosome C) lysosome"], env).stdout.decode()
+    assert "No relevant notes for this question." in text
 
 
 @pytest.mark.parametrize("stdin,fragment", [

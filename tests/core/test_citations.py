@@ -1,0 +1,57 @@
+"""Checked citations: what the explanation guard lets through, streamed piece by piece."""
+
+from __future__ import annotations
+
+import pytest
+
+from probllms_tui.core.citations import ExplanationGuard, guard_text
+
+
+def stream(pieces, pick="C", n_sources=3, letters="ABCD"):
+    guard = ExplanationGuard(pick, n_sources, letters)
+    shown = [guard.feed(p) for p in pieces]
+    return "".join(shown) + guard.flush(), guard, shown
+
+
+def test_a_source_number_beyond_those_shown_never_reaches_the_screen():
+    text, guard, _ = stream(["Heaps are built ", "bottom-up [", "4", "] in O(n) ", "time [1]."])
+    assert "[4]" not in text and "[1]" in text
+    assert text == "Heaps are built bottom-up in O(n) time [1]."
+    assert guard.removed == ["[4]"]
+
+
+def test_a_half_written_citation_is_held_back_not_shown_then_taken_back():
+    _, _, shown = stream(["Because ", "of [", "7", "]", " heaps."], n_sources=2)
+    assert all("[" not in s for s in shown)  # "[" alone was never emitted
+
+
+def test_copied_location_markers_are_stripped_and_valid_lists_are_trimmed():
+    out = guard_text("See (notes/probability.md:12-30) and [1, 5] or (slides.pdf p.4).", "C", 3)
+    assert out == "See and [1] or."
+    assert guard_text("Both [1][2] agree.", "C", 2) == "Both [1][2] agree."
+    assert guard_text("No sources shown [1].", "C", 0) == "No sources shown."
+
+
+@pytest.mark.parametrize("opening, other", [
+    ("B. Because heaps are trees.", "B"),
+    ("The answer is (B) since", "B"),
+    ("Answer: D because", "D"),
+    ("**A** is correct", "A"),
+    ("The correct option is D.", "D"),
+])
+def test_an_explanation_arguing_for_another_letter_is_stopped(opening, other):
+    text, guard, _ = stream([opening[:5], opening[5:], " more text"])
+    assert guard.stopped and guard.contradiction == other
+    assert opening not in text and f"argued for {other}" in text
+
+
+@pytest.mark.parametrize("opening", ["C. Because it is", "The correct answer is C.", "A heap is a tree.",
+                                     "Option A is wrong because", "I think the key is C."])
+def test_openings_that_agree_or_are_prose_pass(opening):
+    text, guard, _ = stream([opening])
+    assert not guard.stopped and text == opening
+
+
+def test_prose_is_released_without_waiting_for_the_sentence_to_end():
+    _, _, shown = stream(["Because ", "the ", "heap"])
+    assert shown[0] == "Because "  # not held back: it cannot name a letter
