@@ -47,19 +47,11 @@ class Retriever:
         self.ids: list[str] = []
         self.metas: list[dict] = []
         self.texts: list[str] = []
-        vectors: list = []
-        for cid, meta, doc, vec in store.iter_records_with_embeddings(col):
+        for cid, meta, doc in store.iter_records(col, ["metadatas", "documents"]):
             self.ids.append(cid)
             self.metas.append(meta)
             self.texts.append(doc or "")
-            vectors.append(vec)
         self._row = {cid: i for i, cid in enumerate(self.ids)}
-        # Unit vectors kept in memory (384 floats a chunk: 15 MB for 10k chunks) so every
-        # passage, BM25-only hits included, gets an absolute relevance: its cosine to the query.
-        # Rank fusion gives only a relative order, and "is this passage about the question at
-        # all?" needs an absolute number (the relevance floor in rag/question_notes.py).
-        self._vectors = (np.asarray(vectors, dtype=np.float32).reshape(len(self.ids), -1)
-                         if self.ids else np.zeros((0, 0), dtype=np.float32))
         self._bm25 = None
         if self.ids:
             self._bm25 = bm25s.BM25()
@@ -74,10 +66,20 @@ class Retriever:
         return self.vector_ranking_for(vec, n)
 
     def similarities(self, query_vec: np.ndarray, rows: list[int]) -> list[float]:
-        """Cosine of each row's chunk to the query (both unit vectors)."""
-        if not rows or self._vectors.size == 0:
-            return [0.0] * len(rows)
-        return [float(x) for x in self._vectors[rows] @ np.asarray(query_vec, dtype=np.float32).reshape(-1)]
+        """Cosine of each row's chunk to the query: the absolute relevance that rank fusion
+        lacks ("is this passage about the question at all?", rag/question_notes.py).
+
+        The few passages found are embedded again (as the indexer embedded them: heading, then
+        text) rather than read back from Chroma: reading stored vectors goes through the HNSW
+        segment, which fails while another process is writing the index (Chroma is not
+        process-safe), and k short passages embed in milliseconds.
+        """
+        if not rows:
+            return []
+        texts = [f"{self.metas[r].get('heading')}\n{self.texts[r]}" if self.metas[r].get("heading") else self.texts[r]
+                 for r in rows]
+        vectors = self.embedder.encode(texts)
+        return [float(x) for x in np.asarray(vectors, dtype=np.float32) @ np.asarray(query_vec, dtype=np.float32).reshape(-1)]
 
     def vector_ranking_for(self, vec: np.ndarray, n: int) -> list[int]:
         try:

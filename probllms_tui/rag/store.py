@@ -152,13 +152,6 @@ def iter_records(col, include: list[str], page: int = 5000) -> Iterator[tuple[st
             yield i, meta or {}, doc
 
 
-def iter_records_with_embeddings(col, page: int = 5000) -> Iterator[tuple[str, dict, str | None, list]]:
-    """(id, metadata, document, embedding) for every chunk, paged like ``iter_records``."""
-    for got in _pages(col, ["metadatas", "documents", "embeddings"], page):
-        for i, meta, doc, vec in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"]):
-            yield i, meta or {}, doc, vec
-
-
 def batch_size(client) -> int:
     try:
         return max(1, int(client.get_max_batch_size()))

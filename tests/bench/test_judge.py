@@ -17,11 +17,11 @@ KEY = "sk-test-do-not-log-4242"
 
 
 class FakeRetriever:
-    """The retriever boundary (issue #4 builds the real one); one fixed passage."""
+    """The retriever boundary; one fixed passage, relevant (above the relevance floor)."""
 
     def search(self, query, k):
         return [Passage("Paris is the capital of France. Dogs bark. Water freezes at 0 degrees Celsius.",
-                        "notes/facts.md:1-3")]
+                        "notes/facts.md:1-3", {"similarity": 0.9})]
 
 
 def explanations(prompt: str) -> tuple[str, str]:

@@ -34,7 +34,7 @@ def test_index_search_status(monkeypatch, capsys, notes, tmp_path, embedder):
                         "--json", "--data-dir", home)
     hits = json.loads(out)
     assert code == 0 and len(hits) == 2
-    assert set(hits[0]) == {"path", "lines", "heading", "score", "text"}
+    assert set(hits[0]) == {"path", "lines", "heading", "score", "similarity", "text"}
     assert hits[0]["path"] == "notes/graphs.tex" and "Dijkstra" in hits[0]["text"]
 
     code, out, _ = _cli(monkeypatch, capsys, "notes", "status", "--json", "--data-dir", home)

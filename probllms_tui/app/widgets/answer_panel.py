@@ -21,7 +21,7 @@ from textual.worker import get_current_worker
 from probllms_tui.app import inference
 from probllms_tui.app.math_text import MathStream
 from probllms_tui.app.widgets.probabilities import ProbabilityBars
-from probllms_tui.rag.question_notes import excerpt, shows_evidence
+from probllms_tui.rag.question_notes import QuestionNotes, excerpt, shows_evidence
 from probllms_tui.core.errors import ProbLLMsError, one_line
 from probllms_tui.core.mcq import MCQ
 
@@ -117,12 +117,12 @@ class AnswerPanel(Vertical):
                 if engine is None:
                     emit(app.engine_problem() if not should_stop() else inference.Done(0, 0.0, True))
                     return
-                passages = []
+                notes = QuestionNotes()
                 if app.rag_enabled:
                     emit("Model: searching your notes…")
-                    passages = inference.retrieve(app.retriever(), q, app.settings, engine)
+                    notes = inference.retrieve(app.retriever(), q, app.settings, engine)
                 emit("Model: scoring the options…")
-                inference.answer(engine, q, passages, app.settings, emit=emit, should_stop=should_stop)
+                inference.answer(engine, q, notes, app.settings, emit=emit, should_stop=should_stop)
         except ProbLLMsError as exc:
             emit(f"Model: {exc}")
             emit(inference.Done(0, 0.0, True))
