@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from probllms_train.train.config import Recipe
-
-RUN_FORMAT = 1
+from probllms_train.train.run_record import RunRecord
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -123,19 +122,12 @@ def base_label(recipe: Recipe, base: str) -> str:
 
 
 def run_record(recipe: Recipe, base: str, run_dir: Path, *, status: str, step: int,
-               recipe_source: str) -> dict[str, Any]:
-    return {
-        "format": RUN_FORMAT,
-        "status": status,  # "running" | "preempted" | "finished"
-        "recipe": recipe.name,
-        "recipe_source": recipe_source,
-        "base_model": base,
-        "base_model_label": base_label(recipe, base),
-        "model_source": recipe.model.source,
-        "adapter": "adapter" if status == "finished" else None,
-        "tokenizer": "tokenizer" if status == "finished" else None,
-        "final_step": step,
-        "max_steps": recipe.dpo.max_steps,
-        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "run_dir": str(run_dir.resolve()),
-    }
+               recipe_source: str) -> RunRecord:
+    finished = status == "finished"
+    return RunRecord(
+        status=status, recipe=recipe.name, recipe_source=recipe_source, base_model=base,
+        base_model_label=base_label(recipe, base), model_source=recipe.model.source,
+        adapter="adapter" if finished else None, tokenizer="tokenizer" if finished else None,
+        final_step=step, max_steps=recipe.dpo.max_steps, beta=recipe.dpo.beta,
+        updated=datetime.now(timezone.utc).isoformat(timespec="seconds"), run_dir=str(run_dir.resolve()),
+    )
