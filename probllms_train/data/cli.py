@@ -109,6 +109,9 @@ def preference(
     test_fraction: Optional[float] = typer.Option(None, help="Student test share (default 0.2)."),
     tokenizer: Optional[str] = typer.Option(None, help="Registry name/GGUF path for token lengths, or 'words'."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count malformed rows instead of stopping."),
+    seed_exact: bool = typer.Option(False, "--seed-exact", help="The progress report's choices: per-pair "
+                                    "uniform 80/20 split, Appendix A corruption prompts, its Stack Exchange "
+                                    "sites and score rule (docs/data.md lists each difference)."),
 ) -> None:
     """Build DPO preference pairs (student annotations, corrupted QA, Stack Exchange)."""
     from probllms_train.data.preference.build import build_preference, write_preference
@@ -142,6 +145,8 @@ def preference(
         if value is not None:
             setattr(upd, attr, value)
     upd.skip_bad = upd.skip_bad or skip_bad
+    if seed_exact:
+        upd = upd.seed_exact()
     try:
         recipe = PreferenceRecipe.model_validate(upd.model_dump())  # re-validate the flags' values
     except ValidationError as exc:
@@ -154,6 +159,9 @@ def preference(
     _say(f"{out}: train {w['train']}, student_train {w['student_train']}, test {w['test']} pairs; "
          f"{build.report['dropped']} dropped, {build.report['leakage']['removed_from_train']} leaked "
          f"prompts removed (report.json)")
+    if recipe.split == "pair":
+        _say(f"split per pair (--seed-exact): {build.report['leakage']['overlapping_prompts']} train pairs "
+             "share a prompt with a test pair and are kept, as in the progress report")
     if recipe.qa and recipe.corruption.backend != "rule":
         _say(f"corruption: {build.llm_calls} LLM calls, {build.cache_hits} answered from the cache")
     for reason, d in build.report["drops"].items():
