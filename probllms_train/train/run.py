@@ -195,7 +195,7 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
     test = _eval_at(history, step, "test", len(test_ds)) or _final_metrics(trainer, test_ds, "test")
     n_train = min(len(train_ds), recipe.data.train_eval_pairs)
     train = _final_metrics(trainer, train_ds.select(range(n_train)), "train")
-    row = table1(recipe, test, train, step)
+    row = table1(recipe, test, train, step, history)
     if main:
         trainer.save_model(str(run_dir / "adapter"))
         tokenizer.save_pretrained(str(run_dir / "tokenizer"))
