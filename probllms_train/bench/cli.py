@@ -194,27 +194,33 @@ def speed_command(
 
 @bench_app.command("judge")
 def judge_command(
-    data: Path = typer.Option(..., "--data", "-d", help="Question bank."),
+    data: Path = typer.Option(..., "--data", "-d", help="mcq: question bank; open: student-annotated file "
+                              "(question_complete records, JSON list or JSONL)."),
     out: Path = typer.Option(..., "--out", "-o"),
-    model: str | None = typer.Option(None, "--model", "-m", help="Model that writes the explanations (GGUF)."),
+    mode: str = typer.Option("mcq", "--mode", help="mcq: explanations of the given answer; open: the model's "
+                             "own reasoned answers to sampled questions (the progress report's protocol)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the question sample (open mode)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model that writes the answers (GGUF)."),
     judge_url: str | None = typer.Option(None, "--judge-url", help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1"),
     judge_model: str = typer.Option("gpt-4o-mini", "--judge-model", help="Model name sent to the endpoint."),
     judge_key_env: str = typer.Option("OPENAI_API_KEY", "--judge-key-env", help="Env var holding the API key (never logged)."),
     judge_gguf: str | None = typer.Option(None, "--judge-gguf", help="Local GGUF judge (name or path) instead of an endpoint."),
+    judge_cache: Path | None = typer.Option(None, "--judge-cache", help="SQLite cache of endpoint verdicts (a rerun makes no calls)."),
     limit: int = typer.Option(20, "--limit", "-n", min=1),
     max_tokens: int = typer.Option(96, "--max-tokens", min=8),
     k: int = typer.Option(3, "--k", min=1),
     data_dir: Path | None = typer.Option(None, "--data-dir"),
     models_dir: Path | None = typer.Option(None, "--models-dir"),
 ) -> None:
-    """Pairwise judge: explanation with RAG vs without, both positions, win/tie/loss."""
+    """Pairwise judge: answer/explanation with RAG vs without, both positions, win/tie/loss."""
     from probllms_train.bench.judge import run_judge_command
 
     if (judge_url is None) == (judge_gguf is None):
         raise InputError("give exactly one judge: --judge-url URL or --judge-gguf NAME|PATH")
     run_judge_command(data=data, out=out, model=model, judge_url=judge_url, judge_model=judge_model,
                       judge_key_env=judge_key_env, judge_gguf=judge_gguf, limit=limit,
-                      max_tokens=max_tokens, k=k, data_dir=data_dir, models_dir=models_dir, warn=_warn)
+                      max_tokens=max_tokens, k=k, data_dir=data_dir, models_dir=models_dir, mode=mode,
+                      seed=seed, judge_cache=judge_cache, warn=_warn)
 
 
 @bench_app.command("reward")

@@ -41,14 +41,17 @@ def adapter_folder(path: Path) -> Path | None:
 
 def adapter_base(adapter: Path) -> str:
     """The base model of an adapter: the run's run.json first, then PEFT's own record."""
-    for run_json in (adapter / "run.json", adapter.parent / "run.json"):
-        if run_json.exists():
+    from probllms_tui.core.errors import InputError
+    from probllms_train.train.run_record import RunRecord
+
+    for run_dir in (adapter, adapter.parent):
+        if RunRecord.exists(run_dir):
             try:
-                base = json.loads(run_json.read_text(encoding="utf-8")).get("base_model")
-            except (json.JSONDecodeError, AttributeError):
-                base = None
+                base = RunRecord.load(run_dir).base_model
+            except InputError as exc:
+                raise ModelLoadError(str(exc)) from None
             if base:
-                return str(base)
+                return base
     cfg = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
     base = cfg.get("base_model_name_or_path") or ""
     if not base:

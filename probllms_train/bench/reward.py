@@ -21,11 +21,11 @@ from probllms_train.bench.stats import wilson_interval
 
 
 def run_beta(run_dir: Path) -> float | None:
-    """beta from run.json (``beta`` or ``dpo.beta``) or the run's resolved recipe.yaml."""
-    run_json = run_dir / "run.json"
-    if run_json.exists():
-        rec = json.loads(run_json.read_text(encoding="utf-8"))
-        beta = rec.get("beta") or (rec.get("dpo") or {}).get("beta")
+    """beta from run.json (``RunRecord.beta``), else the run's resolved recipe.yaml (``dpo.beta``)."""
+    from probllms_train.train.run_record import RunRecord
+
+    if RunRecord.exists(run_dir):
+        beta = RunRecord.load(run_dir).beta
         if beta:
             return float(beta)
     recipe = run_dir / "recipe.yaml"

@@ -21,7 +21,9 @@ def _say(msg: str) -> None:
 def mcqa(
     source: str = typer.Option(..., help="arc-easy | arc-challenge | mmlu-science | gsm8k | math"),
     out: Path = typer.Option(..., help="Output JSONL; a report goes next to it (OUT.report.json)."),
-    split: str = typer.Option(..., help="Hub split (train/validation/test...): explicit, so eval never leaks into train."),
+    split: Optional[str] = typer.Option(None, help="Hub split (train/validation/test...), or 'all' for every split "
+                                        "(compared with the progress report's totals). Required for the hub, "
+                                        "so eval never leaks into train; with --from it only labels the file."),
     from_path: Optional[Path] = typer.Option(None, "--from", help="Local rows (.jsonl/.json/.parquet) instead of the hub."),
     fmt: str = typer.Option("seed", "--format", help="seed (Question/Options/Answer text) or structured."),
     seed: int = typer.Option(0, help="Seed for distractors and shuffling."),
@@ -37,11 +39,20 @@ def mcqa(
         raise InputError(f"unknown format {fmt!r}; use seed or structured")
     build = build_mcqa(source, split, from_path=from_path, seed=seed, limit=limit, skip_bad=skip_bad,
                        exclude=list(exclude))
-    report = write_mcqa(build, out, fmt, {"source": source, "split": split, "seed": seed, "format": fmt,
-                                          "from": str(from_path) if from_path else None,
-                                          "exclude": [str(p) for p in exclude]})
+    meta = {"source": source, "split": split, "seed": seed, "format": fmt,
+            "from": str(from_path) if from_path else None, "exclude": [str(p) for p in exclude]}
+    if split == "all":
+        from probllms_train.data.mcqa.build import report_total_check
+
+        meta["report_total_check"] = report_total_check(source, build.rows_read)
+    report = write_mcqa(build, out, fmt, meta)
     _say(f"{out}: wrote {len(build.questions)} questions from {build.rows_read} rows "
          f"({build.drops.total()} dropped; see {report})")
+    if split == "all":
+        c = meta["report_total_check"]
+        verdict = "matches" if c["matches_report"] else f"differs by {c['difference']:+d} from"
+        _say(f"all splits: {c['rows_read']} rows read; {verdict} the progress report's {c['report_total']:,} "
+             "(docs/data.md explains known differences)")
     for reason, n in sorted(build.drops.counts.items()):
         _say(f"  dropped {n}: {reason}")
     _report_check(build.check, allow_degenerate)
@@ -109,6 +120,9 @@ def preference(
     test_fraction: Optional[float] = typer.Option(None, help="Student test share (default 0.2)."),
     tokenizer: Optional[str] = typer.Option(None, help="Registry name/GGUF path for token lengths, or 'words'."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count malformed rows instead of stopping."),
+    seed_exact: bool = typer.Option(False, "--seed-exact", help="The progress report's choices: per-pair "
+                                    "uniform 80/20 split, Appendix A corruption prompts, its Stack Exchange "
+                                    "sites and score rule (docs/data.md lists each difference)."),
 ) -> None:
     """Build DPO preference pairs (student annotations, corrupted QA, Stack Exchange)."""
     from probllms_train.data.preference.build import build_preference, write_preference
@@ -142,6 +156,8 @@ def preference(
         if value is not None:
             setattr(upd, attr, value)
     upd.skip_bad = upd.skip_bad or skip_bad
+    if seed_exact:
+        upd = upd.seed_exact()
     try:
         recipe = PreferenceRecipe.model_validate(upd.model_dump())  # re-validate the flags' values
     except ValidationError as exc:
@@ -154,6 +170,9 @@ def preference(
     _say(f"{out}: train {w['train']}, student_train {w['student_train']}, test {w['test']} pairs; "
          f"{build.report['dropped']} dropped, {build.report['leakage']['removed_from_train']} leaked "
          f"prompts removed (report.json)")
+    if recipe.split == "pair":
+        _say(f"split per pair (--seed-exact): {build.report['leakage']['overlapping_prompts']} train pairs "
+             "share a prompt with a test pair and are kept, as in the progress report")
     if recipe.qa and recipe.corruption.backend != "rule":
         _say(f"corruption: {build.llm_calls} LLM calls, {build.cache_hits} answered from the cache")
     for reason, d in build.report["drops"].items():

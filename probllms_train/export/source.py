@@ -1,14 +1,11 @@
 """What to export: a training run folder, a Hugging Face model folder, or a cached hub name.
 
-A run folder holds ``run.json`` (written by ``probllms-train train``) naming the base model
-and the adapter. Keys read here, tolerant of spelling: ``base_model_label`` (what the manifest shows as the base, when the run
-recorded one), ``base_model`` (hub id or path,
-also ``base_model_path``/``model``), ``adapter_dir`` (also ``adapter``/``adapter_path``,
-relative to the run folder; default: ``adapter/`` or the run folder itself when it holds
-``adapter_config.json``), ``tokenizer`` (a folder with the tokenizer the run trained with),
-``recipe`` and ``status`` (only a ``finished`` run is exported). Nothing is downloaded: hub names must already be in
-the local Hugging Face cache.
-"""
+A run folder holds ``run.json`` (written by ``probllms-train train``), read through the typed
+``RunRecord`` (``train/run_record.py``): ``base_model`` (hub id or folder to merge into),
+``base_model_label`` (what the manifest shows as the base, when recorded), ``adapter`` and
+``tokenizer`` (folders relative to the run folder), ``recipe`` and ``status`` (only a
+``finished`` run is exported). Nothing is downloaded: hub names must already be in the local
+Hugging Face cache."""
 
 from __future__ import annotations
 
@@ -59,53 +56,27 @@ def _model_dir(ref: str, *, relative_to: Path | None = None) -> Path:
     raise InputError("model folder not found", where=str(p))
 
 
-def _read_run_json(run_dir: Path) -> dict:
-    path = run_dir / "run.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"run.json is not valid JSON ({exc.msg})", where=f"{path}:{exc.lineno}") from None
-    if not isinstance(data, dict):
-        raise InputError("run.json must hold a JSON object", where=str(path))
-    return data
-
-
-def _first(data: dict, *keys: str) -> str:
-    for k in keys:
-        v = data.get(k)
-        if isinstance(v, str) and v:
-            return v
-    return ""
-
-
 def resolve_source(ref: str) -> ExportSource:
     """RUN_DIR | HF_MODEL_DIR | HF_NAME -> what to merge and convert."""
     p = Path(ref).expanduser()
     if p.is_dir() and (p / "run.json").is_file():
-        run = _read_run_json(p)
-        status = run.get("status", "finished")
-        if status != "finished":
-            raise InputError(f"training run is {status!r}, not finished: resume it before exporting",
-                             where=str(p / "run.json"))
-        base_ref = _first(run, "base_model", "base_model_path", "model", "model_name_or_path")
-        if not base_ref:
-            raise InputError("run.json names no base model (key 'base_model')", where=str(p / "run.json"))
-        adapter_ref = _first(run, "adapter_dir", "adapter", "adapter_path")
-        if adapter_ref:
-            adapter = Path(adapter_ref) if Path(adapter_ref).is_absolute() else p / adapter_ref
-        else:
-            adapter = p / "adapter" if (p / "adapter" / ADAPTER_CONFIG).is_file() else p
+        from probllms_train.train.run_record import RunRecord
+
+        run = RunRecord.load(p)
+        if run.status != "finished":
+            raise InputError(f"training run is {run.status!r}, not finished: resume it before exporting",
+                             where=str(RunRecord.path(p)))
+        if not run.base_model:
+            raise InputError("run.json names no base model (key 'base_model')", where=str(RunRecord.path(p)))
+        adapter = run.adapter_dir(p)
         if not (adapter / ADAPTER_CONFIG).is_file():
-            raise InputError(f"no LoRA adapter ({ADAPTER_CONFIG}) found in {adapter}", where=str(p / "run.json"))
-        recipe = run.get("recipe", "")
-        tok_ref = _first(run, "tokenizer", "tokenizer_dir")
-        tokenizer_dir = (p / tok_ref) if tok_ref and (p / tok_ref).is_dir() else None
+            raise InputError(f"no LoRA adapter ({ADAPTER_CONFIG}) found in {adapter}", where=str(RunRecord.path(p)))
         return ExportSource(
-            base_dir=_model_dir(base_ref, relative_to=p),
-            base_model=_first(run, "base_model_label") or base_ref, adapter_dir=adapter,
-            tokenizer_dir=tokenizer_dir,
+            base_dir=_model_dir(run.base_model, relative_to=p),
+            base_model=run.base_model_label or run.base_model, adapter_dir=adapter,
+            tokenizer_dir=run.tokenizer_dir(p),
             adapter_run=str(p.resolve()),
-            recipe=recipe if isinstance(recipe, str) else json.dumps(recipe, sort_keys=True)[:200],
+            recipe=run.recipe,
             default_name=p.resolve().name,
         )
     if p.is_dir() and (p / ADAPTER_CONFIG).is_file() and not (p / "config.json").is_file():

@@ -57,11 +57,17 @@ def recipes_command() -> None:
 
 @train_app.command("show")
 def show_command(recipe: str = _RECIPE, overrides: list[str] = _SET) -> None:
-    """Print the resolved recipe (inheritance and overrides applied, data paths checked)."""
+    """Print the resolved recipe (inheritance and overrides applied); data files not built yet are listed."""
     from probllms_train.train.config import load_recipe
 
-    resolved, _ = load_recipe(recipe, overrides)
+    # Reading a recipe must not wait for its data: the 7B recipes name files that only
+    # `probllms-train data preference` creates. Keys and values are still validated.
+    missing: list[str] = []
+    resolved, _ = load_recipe(recipe, overrides, check_files=False, missing=missing)
     typer.echo(resolved.to_yaml(), nl=False)
+    for item in missing:
+        _log(f"note: {item} does not exist yet (build it with `probllms-train data preference`); "
+             "`train dpo` needs it")
 
 
 @slurm_app.command("submit")

@@ -200,8 +200,13 @@ def resolve_path(value: str, recipe_path: Path | None) -> Path:
     return beside if beside.exists() else path
 
 
-def load_recipe(name_or_path: str, overrides: list[str] = ()) -> tuple[Recipe, Path]:
-    """Resolve, override, validate, and check data files exist. Raises ``InputError``."""
+def load_recipe(name_or_path: str, overrides: list[str] = (), *, check_files: bool = True,
+                missing: list[str] | None = None) -> tuple[Recipe, Path]:
+    """Resolve, override, validate, and check data files exist. Raises ``InputError``.
+
+    ``check_files=False`` (``train show``): a missing data file is appended to ``missing``
+    instead of raised, so a recipe can be read before `data preference` has built its data.
+    """
     path = find_recipe(name_or_path)
     data = apply_overrides(_raw_recipe(path), list(overrides))
     data.setdefault("name", path.stem)
@@ -215,11 +220,17 @@ def load_recipe(name_or_path: str, overrides: list[str] = ()) -> tuple[Recipe, P
             continue
         resolved = resolve_path(value, path)
         if key != "cache_dir" and not resolved.is_file():
-            raise InputError(f"data.{key}: file not found: {value}", where=str(path))
+            if check_files:
+                raise InputError(f"data.{key}: file not found: {value}", where=str(path))
+            if missing is not None:
+                missing.append(f"data.{key}: {value}")
         setattr(recipe.data, key, str(resolved.resolve()) if key != "cache_dir" else str(resolved))
     if recipe.model.source == "gguf" and recipe.model.gguf_file != "default":
         gguf = resolve_path(recipe.model.gguf_file, path)
         if not gguf.is_file():
-            raise InputError(f"model.gguf_file: file not found: {recipe.model.gguf_file}", where=str(path))
+            if check_files:
+                raise InputError(f"model.gguf_file: file not found: {recipe.model.gguf_file}", where=str(path))
+            if missing is not None:
+                missing.append(f"model.gguf_file: {recipe.model.gguf_file}")
         recipe.model.gguf_file = str(gguf.resolve())
     return recipe, path

@@ -24,8 +24,20 @@ def checkpoints(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def _state_readable(checkpoint: Path) -> bool:
+    """trainer_state.json is the Trainer's last file, but it is not written atomically: a kill -9
+    mid-write leaves it empty or cut, and resuming from it crashed in json.loads."""
+    import json
+
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def last_complete_checkpoint(folder: Path) -> Path | None:
-    complete = [p for _, p in checkpoints(folder) if (p / "trainer_state.json").is_file()]
+    complete = [p for _, p in checkpoints(folder) if _state_readable(p)]
     return complete[-1] if complete else None
 
 

@@ -63,12 +63,10 @@ def _batch_plan(recipe: Recipe) -> tuple[int, int]:
 
 def check_output(run_dir: Path, recipe: Recipe) -> None:
     """Refuse to touch finished results or to resume a run with a different recipe."""
-    run_json = run_dir / "run.json"
-    if run_json.is_file():
-        import json
+    from probllms_train.train.run_record import RunRecord
 
-        status = json.loads(run_json.read_text()).get("status")
-        if status == "finished":
+    if RunRecord.exists(run_dir):
+        if RunRecord.load(run_dir).status == "finished":
             raise InputError("this run already finished; its results are kept (choose another --output)",
                              where=str(run_dir))
     saved = run_dir / "recipe.yaml"
@@ -177,8 +175,8 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
                          callbacks=[preemption, LogLineCallback(log)])
     trainer.remove_callback(PrinterCallback)
     if trainer.is_world_process_zero():
-        write_json(run_dir / "run.json", run_record(recipe, base, run_dir, status="running",
-                                                    step=trainer.state.global_step, recipe_source=recipe_source))
+        run_record(recipe, base, run_dir, status="running", step=trainer.state.global_step,
+                   recipe_source=recipe_source).save(run_dir)
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     finally:
@@ -187,8 +185,8 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
     main = trainer.is_world_process_zero()
     if preemption.requested and step < recipe.dpo.max_steps:
         if main:
-            write_json(run_dir / "run.json", run_record(recipe, base, run_dir, status="preempted", step=step,
-                                                        recipe_source=recipe_source))
+            run_record(recipe, base, run_dir, status="preempted", step=step,
+                       recipe_source=recipe_source).save(run_dir)
         log(f"{preemption.signal_name}: checkpoint saved at step {step}/{recipe.dpo.max_steps}; "
             "run the same command with --resume to continue")
         return RunResult(run_dir, "preempted", step, seconds=time.monotonic() - started)
@@ -197,7 +195,7 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
     test = _eval_at(history, step, "test", len(test_ds)) or _final_metrics(trainer, test_ds, "test")
     n_train = min(len(train_ds), recipe.data.train_eval_pairs)
     train = _final_metrics(trainer, train_ds.select(range(n_train)), "train")
-    row = table1(recipe, test, train, step)
+    row = table1(recipe, test, train, step, history)
     if main:
         trainer.save_model(str(run_dir / "adapter"))
         tokenizer.save_pretrained(str(run_dir / "tokenizer"))
@@ -207,8 +205,8 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
         (run_dir / "table.md").write_text(table_markdown(row), encoding="utf-8")
         plot_learning_curves(history, run_dir / "learning_curve.png", f"{recipe.name} (DPO + LoRA)")
         (run_dir / "README.md").write_text(model_card(recipe, base, row), encoding="utf-8")
-        write_json(run_dir / "run.json", run_record(recipe, base, run_dir, status="finished", step=step,
-                                                    recipe_source=recipe_source))
+        run_record(recipe, base, run_dir, status="finished", step=step,
+                   recipe_source=recipe_source).save(run_dir)
     log(table_markdown(row))
     return RunResult(run_dir, "finished", step, row, time.monotonic() - started)
 

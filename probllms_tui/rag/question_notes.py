@@ -83,9 +83,14 @@ def relevant(passages: Sequence[Passage], floor: float = RELEVANCE_FLOOR) -> lis
     return [p for p in passages if similarity(p) >= floor]
 
 
-def notes_for_question(
+def notes_for_question(retriever: Any | None, q: MCQ, **rule) -> QuestionNotes:
+    """The notes for an MCQ (its stem and options are the query); ``rule``: see notes_for_query."""
+    return notes_for_query(retriever, question_query(q), **rule)
+
+
+def notes_for_query(
     retriever: Any | None,
-    q: MCQ,
+    query: str,
     *,
     k: int,
     n_ctx: int,
@@ -93,8 +98,8 @@ def notes_for_question(
     explanation_tokens: int = EXPLANATION_TOKENS,
     floor: float = RELEVANCE_FLOOR,
 ) -> QuestionNotes:
-    """Search, drop what is off-topic, keep what fits. ``retriever`` None: no notes."""
-    query = question_query(q)
+    """Search, drop what is off-topic, keep what fits. ``retriever`` None: no notes. An open
+    question (no options) is its own query."""
     budget = notes_budget(n_ctx, explanation_tokens)
     if retriever is None or k <= 0:
         return QuestionNotes(query=query, budget_tokens=budget)

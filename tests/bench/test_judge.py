@@ -11,7 +11,9 @@ import pytest
 
 from probllms_tui.core.prompt import Passage
 from probllms_tui.core.readers import read_bank
-from probllms_train.bench.judge import GGUFJudge, combine, judge_question, run_judge, run_judge_command
+from probllms_train.bench.judge import (
+    GGUFJudge, combine, judge_question, open_prompt, run_judge, run_judge_command, sample_open_questions,
+)
 
 KEY = "sk-test-do-not-log-4242"
 
@@ -25,7 +27,8 @@ class FakeRetriever:
 
 
 def explanations(prompt: str) -> tuple[str, str]:
-    m = re.search(r"Explanation 1: (.*)\n\nExplanation 2: (.*)\n\nOptions:", prompt, re.S)
+    """The two texts the judge is shown (explanations in mcq mode, answers in open mode)."""
+    m = re.search(r"(?:Explanation|Answer) 1: (.*)\n\n(?:Explanation|Answer) 2: (.*)\n\nOptions:", prompt, re.S)
     return m.group(1), m.group(2)
 
 
@@ -127,3 +130,52 @@ def test_local_gguf_judge_scores_the_verdict_mcq(default_engine, small_bank):
     assert verdict in "ABC"
     assert set(info["probabilities"]) == {"A", "B", "C"}
     assert sum(info["probabilities"].values()) == pytest.approx(1.0)
+
+
+STUDENT_ROWS = [
+    {"question_id": i, "question_complete": f"Question: {q}",
+     "preference": [{"A": "a", "B": "b", "overall": "A", "criteria": {"correctness": "A"}}]}
+    for i, q in enumerate(["What is the capital of France?", "Why do dogs bark?", "At what temperature does water freeze?",
+                           "What is 2 + 2?", "What is the capital of France?"])
+]
+
+
+def test_open_questions_are_sampled_from_the_student_format(tmp_path):
+    path = tmp_path / "students.json"
+    path.write_text(json.dumps(STUDENT_ROWS))
+    every = sample_open_questions(path, 10, seed=0)
+    assert [q.question for q in every] == [r["question_complete"] for r in STUDENT_ROWS[:4]]  # repeat counted once
+    two = sample_open_questions(path, 2, seed=0)
+    assert len(two) == 2 and two == sample_open_questions(path, 2, seed=0)  # seeded
+    assert {q.id for q in sample_open_questions(path, 2, seed=1)} | {q.id for q in two} <= {"0", "1", "2", "3"}
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text(json.dumps({"question": "Q?", "choices": ["a", "b"], "answer": 0}) + "\n")
+    from probllms_tui.core.errors import InputError
+
+    with pytest.raises(InputError, match="student-annotated format"):
+        sample_open_questions(bank, 2, seed=0)
+
+
+@pytest.mark.slow
+def test_open_mode_judges_the_models_own_answers_with_and_without_rag(stub, tmp_path, monkeypatch, capsys):
+    """The report's protocol: sampled student questions, the model's own reasoned answers with
+    and without notes, judged in both orders by an OpenAI-compatible judge (here on 127.0.0.1)."""
+    monkeypatch.setattr("probllms_tui.rag.retrieve.open_retriever", lambda *a, **k: FakeRetriever())
+    data = tmp_path / "students.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in STUDENT_ROWS))
+    stub.mode = "longer"
+    result = run_judge_command(data=data, out=tmp_path / "out", model=None, judge_url=stub.url, judge_model="stub",
+                               judge_key_env="NO_SUCH_ENV_VAR", judge_gguf=None, limit=2, max_tokens=6, k=2,
+                               data_dir=tmp_path, models_dir=None, mode="open", seed=0)
+    assert result["mode"] == "open" and result["n"] == 2 and len(stub.seen) == 4
+    rows = [json.loads(line) for line in open(tmp_path / "out" / "judge.jsonl")]
+    for row, (a, b) in zip(rows, zip(stub.seen[::2], stub.seen[1::2])):
+        shown = a["body"]["messages"][-1]["content"]
+        assert f"Exam question: {row['question']}" in shown and "Answer 1:" in shown
+        assert explanations(b["body"]["messages"][-1]["content"]) == explanations(shown)[::-1]  # swapped
+        assert a["body"]["temperature"] == 0
+        rag, plain = len(row["with_rag"] or "(empty)"), len(row["without_rag"] or "(empty)")
+        assert row["outcome"] == ("win" if rag > plain else "loss" if rag < plain else "tie")
+        assert row["passages"] == ["notes/facts.md:1-3"]
+    assert "Explain your reasoning step by step" in open_prompt("Why?")
+    assert "(open): RAG answer wins" in capsys.readouterr().out

@@ -42,8 +42,9 @@ def run_dir(tiny_hf, tmp_path_factory):
     model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
                                             init_lora_weights=False, task_type="CAUSAL_LM"))
     model.save_pretrained(str(run / "adapter"))
-    (run / "run.json").write_text(json.dumps({"status": "finished", "base_model": str(tiny_hf),
-                                              "adapter": "adapter"}))
+    from probllms_train.train.run_record import RunRecord
+
+    RunRecord(status="finished", base_model=str(tiny_hf), adapter="adapter").save(run)
     (run / "recipe.yaml").write_text(f"name: test\ndpo:\n  beta: {BETA}\n")
     return run
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -36,9 +35,10 @@ def lora_run_dir(tiny_model_dir, tmp_path_factory) -> Path:
     get_peft_model(base, cfg).save_pretrained(run / "adapter")
     shutil.copytree(tiny_model_dir, run / "tokenizer",
                     ignore=lambda d, names: [n for n in names if not n.startswith("tokenizer")])
-    (run / "run.json").write_text(json.dumps(
-        {"format": 1, "status": "finished", "recipe": "tiny-cpu", "base_model": str(tiny_model_dir),
-         "adapter": "adapter", "tokenizer": "tokenizer", "final_step": 0}))
+    from probllms_train.train.run_record import RunRecord
+
+    RunRecord(status="finished", recipe="tiny-cpu", base_model=str(tiny_model_dir),
+              adapter="adapter", tokenizer="tokenizer", final_step=0).save(run)
     return run
 
 

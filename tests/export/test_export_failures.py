@@ -143,7 +143,9 @@ def test_killed_export_leaves_no_visible_partial_file(tiny_model_dir, tmp_path):
 def test_unfinished_run_is_refused(tmp_path):
     run = tmp_path / "run-preempted"
     run.mkdir()
-    (run / "run.json").write_text(json.dumps({"status": "preempted", "base_model": "x", "adapter": None}))
+    from probllms_train.train.run_record import RunRecord
+
+    RunRecord(status="preempted", base_model="x").save(run)
     with pytest.raises(InputError, match="'preempted', not finished"):
         run_export(ExportOptions(source=str(run), models_dir=tmp_path / "models"), log=lambda m: None)
 

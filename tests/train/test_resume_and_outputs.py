@@ -123,10 +123,15 @@ def test_reward_accuracy_rises_and_lands_in_the_table(interrupted_then_finished)
     assert train_acc[0][1] <= 0.5
     table = json.loads((run_dir / "table.json").read_text())
     assert table["step"] == MAX_STEPS
-    assert table["train_reward_accuracy"] >= 0.9  # 16 training pairs re-scored with the final adapter
+    assert table["train_reward_accuracy_rescored"] >= 0.9  # 16 training pairs re-scored with the final adapter
+    # the progress report's train accuracy: TRL's last logged value, at the last logging step
+    last = [e for e in metrics["log_history"] if "rewards/accuracies" in e][-1]
+    assert table["train_reward_accuracy_logged"] == last["rewards/accuracies"]
+    assert table["train_reward_accuracy_logged_step"] == last["step"]
     assert table["test_reward_accuracy"] >= 0.8
     assert table["eval_loss"] < 0.693  # below log(2), the loss of a policy equal to the reference
     assert f"| tiny-cpu | {MAX_STEPS} |" in (run_dir / "table.md").read_text()
+    assert "Train reward accuracy (logged) | Train reward accuracy (re-scored)" in (run_dir / "table.md").read_text()
     evals = [e for e in metrics["log_history"] if "eval_rewards/accuracies" in e]
     assert [e["step"] for e in evals] == [6, 12]
 

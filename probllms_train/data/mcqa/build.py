@@ -13,7 +13,7 @@ from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.readers import mcq_to_seed_record, mcq_to_structured_record, read_bank
 
 from probllms_train.data.mcqa.check import CheckResult, check_mcqs
-from probllms_train.data.mcqa.sources import SOURCES, NoAnswer
+from probllms_train.data.mcqa.sources import REPORT_TOTALS, SOURCES, NoAnswer
 from probllms_train.data.rows import BadRowPolicy, Row, Tally, hub_rows, read_rows, write_json, write_jsonl
 
 FORMATS = {"seed": mcq_to_seed_record, "structured": mcq_to_structured_record}
@@ -28,18 +28,41 @@ class McqaBuild:
     check: CheckResult
 
 
-def _rows(source: str, split: str, from_path: Path | None, policy: BadRowPolicy) -> Iterator[Row]:
+ALL = "all"
+
+
+def hub_splits(source: str, split: str | None) -> tuple[str, ...]:
+    """The hub splits ``--split`` names: one, or every split of the source for ``all``."""
+    spec = SOURCES[source]
+    if split is None:
+        raise InputError(f"give --split ({', '.join(spec.splits)} or all) to read {source} from the hub, "
+                         "or --from FILE")
+    if split == ALL:
+        return spec.splits
+    if split not in spec.splits:
+        raise InputError(f"split {split!r} is not one of {', '.join(spec.splits)} (or all) for {source}")
+    return (split,)
+
+
+def _rows(source: str, split: str | None, from_path: Path | None, policy: BadRowPolicy) -> Iterator[Row]:
     spec = SOURCES[source]
     if from_path is not None:
         yield from read_rows(from_path, policy)
         return
-    if split not in spec.splits:
-        raise InputError(f"split {split!r} is not one of {', '.join(spec.splits)} for {source}")
-    for config in spec.hub_configs:
-        for row in hub_rows(spec.hub_name, config=config, split=split):
-            if isinstance(row.data, dict) and not row.data.get("subject"):
-                row.data["subject"] = config  # per-subject MMLU configs name the subject
-            yield row
+    for one in hub_splits(source, split):
+        for config in spec.hub_configs:
+            for row in hub_rows(spec.hub_name, config=config, split=one):
+                if isinstance(row.data, dict) and not row.data.get("subject"):
+                    row.data["subject"] = config  # per-subject MMLU configs name the subject
+                yield row
+
+
+def report_total_check(source: str, rows_read: int) -> dict[str, Any]:
+    """What ``--split all`` read against the progress report's count for the source."""
+    expected = REPORT_TOTALS.get(source)
+    return {"rows_read": rows_read, "report_total": expected,
+            "difference": None if expected is None else rows_read - expected,
+            "matches_report": expected is not None and rows_read == expected}
 
 
 def row_rng(seed: int, row: Any) -> random.Random:
@@ -52,11 +75,13 @@ def _stem_key(stem: str) -> str:
     return " ".join(stem.casefold().split())
 
 
-def build_mcqa(source: str, split: str, *, from_path: Path | None = None, seed: int = 0,
+def build_mcqa(source: str, split: str | None, *, from_path: Path | None = None, seed: int = 0,
                limit: int | None = None, skip_bad: bool = False,
                exclude: list[Path] = ()) -> McqaBuild:
     if source not in SOURCES:
         raise InputError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
+    if from_path is None:
+        hub_splits(source, split)  # a bad --split is an error before any download
     drops = Tally()
     policy = BadRowPolicy(skip_bad, drops)
     spec = SOURCES[source]

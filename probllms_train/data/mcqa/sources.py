@@ -125,4 +125,14 @@ SOURCES: dict[str, McqaSource] = {
                         "number_theory", "prealgebra", "precalculus"), ("train", "test")),
 }
 
-__all__ = ["MMLU_SCIENCE", "SOURCES", "McqaSource", "NoAnswer"]
+# The progress report's question counts: sums over every split of each dataset (its Table of
+# MCQ sources). `data mcqa --split all` compares what it read against these.
+REPORT_TOTALS: dict[str, int] = {
+    "arc-easy": 5196,       # the hub holds 5,197 (2,251 + 570 + 2,376): the report has one fewer
+    "arc-challenge": 2590,  # 1,119 + 299 + 1,172
+    "mmlu-science": 4219,   # the 23 science subjects, dev + validation + test
+    "gsm8k": 8792,          # 7,473 + 1,319
+    "math": 12500,          # 7,500 + 5,000
+}
+
+__all__ = ["MMLU_SCIENCE", "REPORT_TOTALS", "SOURCES", "McqaSource", "NoAnswer"]

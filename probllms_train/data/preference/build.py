@@ -7,6 +7,8 @@ Outputs in OUT_DIR:
 - report.json          counts per source, drops per reason, leakage, length percentiles.
 The student pairs are split 80/20 by prompt (all pairs of one question land on one side),
 then every train pair whose prompt is an exact or near copy of a test prompt is removed.
+``split: pair`` (--seed-exact) draws each student pair instead, as the progress report did;
+overlapping prompts are then counted in the report but kept.
 """
 
 from __future__ import annotations
@@ -69,8 +71,16 @@ def make_corruptor(recipe: PreferenceRecipe, out_dir: Path) -> Corruptor:
         if not c.model:
             raise InputError("the openai backend needs --model (the API's model name)")
         return OpenAICorruptor(c.model, cache, base_url=c.base_url, api_key_env=c.api_key_env,
-                               temperature=c.temperature, max_tokens=c.max_tokens)
-    return GGUFCorruptor(c.model, cache, max_tokens=c.max_tokens)
+                               temperature=c.temperature, max_tokens=c.max_tokens, instructions=c.instructions)
+    return GGUFCorruptor(c.model, cache, max_tokens=c.max_tokens, instructions=c.instructions)
+
+
+def _split_per_pair(pairs: list[Pair], fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+    """The progress report's split: each pair goes to test with probability ``fraction``,
+    independently (so one question's pairs can land on both sides)."""
+    rng = random.Random(f"{seed}\x00split-pair")
+    draws = [rng.random() < fraction for _ in pairs]
+    return [p for p, t in zip(pairs, draws) if not t], [p for p, t in zip(pairs, draws) if t]
 
 
 def _split_student(pairs: list[Pair], fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:
@@ -141,7 +151,10 @@ def _collect(recipe: PreferenceRecipe, out_dir: Path, corruptor: Corruptor | Non
             if hasattr(corruptor, "cache"):
                 corruptor.cache.close()
     for spec in recipe.stack_exchange:
-        pairs = list(se_pairs(counted(spec), policy, drops, seed=seed, sites=recipe.se_sites, source=spec.name))
+        rule = recipe.se_rule
+        pairs = list(se_pairs(counted(spec), policy, drops, seed=seed, sites=recipe.se_sites, source=spec.name,
+                              score_field=rule.score_field, chosen_min=rule.chosen_min,
+                              rejected=range(rule.rejected_min, rule.rejected_max + 1)))
         got.others += _sample(pairs, spec, seed, drops, lambda p: p.where)
     return got
 
@@ -181,11 +194,16 @@ def build_preference(recipe: PreferenceRecipe, out_dir: Path,
     student = [p for p in kept if p.source in student_names]
     others = [p for p in kept if p.source not in student_names]
 
-    student_train, test = _split_student(student, recipe.test_fraction, seed)
+    split = _split_per_pair if recipe.split == "pair" else _split_student
+    student_train, test = split(student, recipe.test_fraction, seed)
     leaked = leaks(student_train + others, [p.prompt for p in test], lambda p: p.prompt, recipe.leak_threshold)
-    leaked_ids = {id(p) for p, _, _ in leaked}
     leakage = [{"train": p.where, "test": test[i].where, "kind": kind, "source": p.source}
                for p, kind, i in leaked]
+    if recipe.split == "pair":
+        # A per-pair split puts other pairs of a test question in train by design; removing
+        # them would make it a by-question split again. They are counted, not removed.
+        leaked = []
+    leaked_ids = {id(p) for p, _, _ in leaked}
     for p, kind, i in leaked:
         drops.drop(f"{p.source}: prompt leaks into test ({kind})", p.where)
     student_train = [p for p in student_train if id(p) not in leaked_ids]
@@ -204,7 +222,9 @@ def build_preference(recipe: PreferenceRecipe, out_dir: Path,
                               "test": sum(p.source == name for p in test)} for name in names},
         "corruption_ops": dict(sorted(got.ops.items())),
         "dropped": drops.total(), "drops": drops.as_dict(),
-        "leakage": {"removed_from_train": len(leaked), "overlaps": leakage[:50]},
+        "split": recipe.split,
+        "leakage": {"removed_from_train": len(leaked), "overlapping_prompts": len(leakage),
+                    "overlaps": leakage[:50]},
     }
     report["lengths"] = _lengths(recipe.tokenizer, {"train": train, "test": test})
     return PreferenceBuild(train, student_train, test, report, got.llm_calls, got.cache_hits)

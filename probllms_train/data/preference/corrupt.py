@@ -35,10 +35,17 @@ def corruption_config() -> dict:
     return yaml.safe_load(text)
 
 
-def instruction(op: str, question: str, answer: str) -> str:
-    """The LLM instruction for one operation (the same text for every LLM backend)."""
-    return corruption_config()["llm_instructions"][op].format(question=question.strip(),
-                                                             answer=answer.strip())
+INSTRUCTION_SETS = {"project": "llm_instructions", "report": "report_instructions"}
+
+
+def instruction(op: str, question: str, answer: str, instructions: str = "project") -> str:
+    """The LLM instruction for one operation (the same text for every LLM backend).
+
+    ``project``: this project's rewording (asks for the rewritten answer only, which keeps
+    replies parseable); ``report``: the progress report's Appendix A prompts (``--seed-exact``).
+    """
+    return corruption_config()[INSTRUCTION_SETS[instructions]][op].format(question=question.strip(),
+                                                                           answer=answer.strip())
 
 
 def choose_ops(seed: int, question: str, answer: str) -> list[str]:

@@ -35,6 +35,20 @@ class CorruptionSpec(_Strict):
     workers: int = Field(default=1, ge=1)
     max_tokens: int = Field(default=1024, ge=1)
     temperature: float = 0.7
+    # project: this project's rewording (asks for the rewritten answer only);
+    # report: the progress report's Appendix A prompts (corruption.yaml), for --seed-exact.
+    instructions: Literal["project", "report"] = "project"
+
+
+class StackExchangeRule(_Strict):
+    """Which answers make a pair. The scale is named, because the hub dataset's ``pm_score`` is
+    round(log2(1 + upvotes)), +1 if accepted (HuggingFaceH4/stack-exchange-preferences' card):
+    pm_score 10 is about 724 upvotes (362 if accepted), pm_score 3..5 about 5..44 upvotes."""
+
+    score_field: Literal["pm_score", "score"] = "pm_score"  # "score": raw votes, for other dumps
+    chosen_min: int = 10        # the best answer must score at least this (on score_field's scale)
+    rejected_min: int = 3       # the rejected answer scores rejected_min..rejected_max
+    rejected_max: int = 5
 
 
 class PreferenceRecipe(_Strict):
@@ -43,8 +57,12 @@ class PreferenceRecipe(_Strict):
     qa: list[SourceSpec] = []
     stack_exchange: list[SourceSpec] = []
     se_sites: list[str] = list(DEFAULT_SITES)
+    se_rule: StackExchangeRule = StackExchangeRule()
     corruption: CorruptionSpec = CorruptionSpec()
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    # question: all pairs of one question on one side (default: no question is both trained on
+    # and tested); pair: each student pair drawn uniformly at random, as the progress report did.
+    split: Literal["question", "pair"] = "question"
     near_dup_threshold: float = Field(default=0.8, gt=0, le=1)
     leak_threshold: float = Field(default=0.8, gt=0, le=1)
     tokenizer: str | None = None        # registry name / GGUF path, or "words"
@@ -52,6 +70,19 @@ class PreferenceRecipe(_Strict):
 
     def sources(self) -> list[SourceSpec]:
         return [*self.student, *self.qa, *self.stack_exchange]
+
+    def seed_exact(self) -> PreferenceRecipe:
+        """The progress report's choices where it states them, on top of this recipe's sources:
+        uniform per-pair split, the Appendix A prompts, its Stack Exchange sites (Stack Overflow
+        included) and score rule on the pm_score scale. Volumes come from the sources' budgets
+        (probllms-preference-seed-exact.yaml holds the report's)."""
+        out = self.model_copy(deep=True)
+        out.split = "pair"
+        out.test_fraction = 0.2
+        out.corruption.instructions = "report"
+        out.se_rule = StackExchangeRule()
+        out.se_sites = list(DEFAULT_SITES)  # the report's four named sites and the other science ones
+        return out
 
 
 def load_recipe(path: str | Path) -> PreferenceRecipe:
