@@ -13,6 +13,7 @@ This module imports nothing heavy (no chromadb, no numpy): the app's answer path
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,9 @@ EVIDENCE_CHARS = 400  # enough for the sentence that answers; the citation says 
 
 
 def excerpt(text: str, limit: int = EVIDENCE_CHARS) -> str:
-    flat = " ".join(text.split())
+    """The passage on a few lines, as plain text: whitespace folded, Markdown emphasis
+    markers dropped (the evidence box is not a Markdown widget)."""
+    flat = " ".join(re.sub(r"(\*\*|__|`)", "", text).split())
     return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " …"
 
 
