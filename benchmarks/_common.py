@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
+
+# One statistics module for the benchmarks and `probllms-train bench`: the same Wilson
+# interval (scipy) and the same percentile (numpy, linear interpolation) in every table.
+from probllms_train.bench.stats import percentile, wilson_interval  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path:
-    """../shared/data relative to the repo root, or $PROBLLMS_SHARED_DATA."""
+    """$PROBLLMS_SHARED_DATA, else the evaluation data folder beside the checkout."""
     return Path(os.environ.get("PROBLLMS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
@@ -23,23 +26,3 @@ def require_shared_file(name: str) -> Path | None:
               file=sys.stderr)
         return None
     return path
-
-
-def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion k/n (good at small n, unlike p +/- 2se)."""
-    if n == 0:
-        return 0.0, 0.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))
-    return s[k]

@@ -48,7 +48,7 @@ from probllms_tui.core.prompt import (  # noqa: E402
 from probllms_tui.core.readers import read_bank  # noqa: E402
 from probllms_tui.engine.load import open_engine  # noqa: E402
 
-FALLBACK = [  # used only when ../shared/data is absent, so the script still runs anywhere
+FALLBACK = [  # used only when the evaluation data is absent, so the script still runs anywhere
     MCQ("Which gas do plants take in for photosynthesis?", ("oxygen", "carbon dioxide", "helium", "argon")),
     MCQ("Which planet is closest to the Sun?", ("Mercury", "Venus", "Earth", "Mars")),
     MCQ("What is the boiling point of water at sea level?", ("50 C", "100 C", "150 C", "200 C")),

@@ -1,7 +1,7 @@
 """Does `probllms-train bench mcqa` agree with lm-evaluation-harness, and is it faster?
 
     python benchmarks/lm_eval_agreement.py --n 100                 # ARC-Easy, cloze and letter
-    python benchmarks/lm_eval_agreement.py --n 50 --methods cloze --data ../shared/data/ARC-Challenge_mcqa.jsonl
+    python benchmarks/lm_eval_agreement.py --n 50 --methods cloze --data data/ARC-Challenge_mcqa.jsonl
 
 The same questions go to both as one custom local lm-eval task per method, rendered with our
 prompt functions (render_cloze_prefix + cloze_continuation, render_letter_prompt +
@@ -154,7 +154,7 @@ def cloze_lengths(hf_dir: Path, questions) -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100)
-    ap.add_argument("--data", type=Path, default=None, help="default: ../shared/data/ARC-Easy_mcqa.jsonl")
+    ap.add_argument("--data", type=Path, default=None, help="default: ARC-Easy_mcqa.jsonl in $PROBLLMS_SHARED_DATA")
     ap.add_argument("--methods", default="cloze,letter")
     ap.add_argument("--venv", type=Path, default=Path("/tmp/lmeval-venv"))
     ap.add_argument("--no-install", action="store_true")

@@ -2,7 +2,7 @@
 answer, and for questions they do not cover?
 
     python benchmarks/rag_relevance.py                 # shipped notes + built-in bank
-    python benchmarks/rag_relevance.py --data ../data  # + off-topic sets from a data folder
+    python benchmarks/rag_relevance.py --data DIR      # off-topic sets from another data folder
 
 On-topic: the built-in bank (written from the shipped notes). Off-topic: college biology and
 chemistry questions of the MMLU-style example set and GSM8K word problems (the notes hold no
@@ -21,6 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import shared_data_dir  # noqa: E402
+
 OFF_TOPIC = {  # file -> subjects (None: every row) taken as outside the shipped notes
     "mcqa_example.jsonl": {"college_biology", "college_chemistry"},
     "gsm8k_mcqa.jsonl": None,
@@ -36,7 +39,7 @@ def best_similarity(retriever, questions, k: int = 3) -> list[float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap.add_argument("--data", type=Path, default=shared_data_dir(), help="folder with the off-topic sets")
     ap.add_argument("--limit", type=int, default=200, help="questions per off-topic file")
     args = ap.parse_args()
 

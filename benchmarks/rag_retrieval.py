@@ -3,7 +3,7 @@
     python benchmarks/rag_retrieval.py            # all 144 rows of cs_theoryQA.jsonl
     python benchmarks/rag_retrieval.py --files 4  # spread the paragraphs over 4 note files
 
-Every `chosen` answer of ../shared/data/cs_theoryQA.jsonl becomes one paragraph of a long
+Every `chosen` answer of cs_theoryQA.jsonl (the evaluation data folder) becomes one paragraph of a long
 note file without headings (the answers shuffled over a few files with a fixed seed); each
 `prompt` question is then a query. A query hits when a returned chunk's line range holds
 its answer paragraph. Prints top-5 hit rate (goal >= 95%, with a 95% Wilson interval) and

@@ -13,7 +13,7 @@
    spend minutes embedding; BM25 sees the texts as written.
 
 The paragraphs are real text nobody here wrote: cs_theoryQA answers (chosen and rejected) and
-ARC-Easy questions from ../shared/data; the script skips when that folder is absent.
+ARC-Easy questions from the evaluation data folder ($PROBLLMS_SHARED_DATA); the script skips when it is absent.
 """
 
 from __future__ import annotations

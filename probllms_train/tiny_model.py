@@ -2,7 +2,7 @@
 
 The folder is a real Hugging Face checkpoint (config, safetensors, SentencePiece tokenizer)
 that TRL/PEFT train and that llama.cpp's converter accepts. Two traps decide how it is built
-(see /work/shared/NOTES.md):
+:
 - the tokenizer is a SentencePiece BPE model (``tokenizer.model``): a ``tokenizers``-trained
   BPE makes the GGUF converter stop with "BPE pre-tokenizer was not recognized";
 - it is loaded with ``LlamaTokenizer.from_pretrained(folder)``; ``LlamaTokenizer(vocab_file=)``

@@ -4,7 +4,7 @@ The converter runs in-process through the same calls its ``main()`` makes
 (``get_model_architecture`` -> ``get_model_class`` -> ``write()``), so an unsupported
 architecture is a Python exception we can turn into one clear line instead of a log line
 and ``sys.exit(1)``. Note: the package ships its own ``gguf`` module, which overlaps the
-``gguf`` distribution (see ../shared/NOTES.md); both read and write the same format.
+``gguf`` distribution; both read and write the same format.
 """
 
 from __future__ import annotations

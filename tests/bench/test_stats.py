@@ -63,3 +63,20 @@ def test_shared_math_set_is_degenerate(shared_data):
     assert check_dataset(qs).degenerate
     arc = read_bank(shared_data / "ARC-Easy_mcqa.jsonl").questions[:300]
     assert not check_dataset(arc).degenerate
+
+
+def test_benchmark_scripts_use_the_same_statistics():
+    """The benchmark scripts had their own Wilson interval and a nearest-rank percentile; one
+    module now serves both, so a benchmark's table and `bench mcqa`'s agree."""
+    import importlib.util
+    from pathlib import Path
+
+    from probllms_train.bench import stats
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "_common.py"
+    spec = importlib.util.spec_from_file_location("bench_common", path)
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    assert common.wilson_interval is stats.wilson_interval and common.percentile is stats.percentile
+    assert stats.percentile([10.0, 20.0, 30.0, 40.0], 50) == 25.0  # linear, not nearest-rank (20)
+    assert stats.wilson_interval(0, 0) == (0.0, 1.0)  # no questions: no information
