@@ -23,6 +23,7 @@ from pathlib import Path
 
 from probllms_tui.core.calibration import BUILTIN_DIR
 from probllms_tui.core.errors import InputError
+from probllms_tui.core.files import atomic_write_json, atomic_write_text
 from probllms_tui.core.mcq import MCQ
 from probllms_train.bench.calibration import (
     Record,
@@ -160,8 +161,8 @@ def calibrate(fit_sets: dict[str, dict[str, list[Record]]], report_sets: dict[st
         calibrations[m] = cal.to_json()
     record = {"model": model, "scoring_method": chosen, "method_choice": choice,
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "calibrations": calibrations}
-    (out / "calibration.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    (out / "calibration.md").write_text(markdown(record), encoding="utf-8")
+    atomic_write_json(out / "calibration.json", record)
+    atomic_write_text(out / "calibration.md", markdown(record))
     record["plots"] = plots
     return record
 
@@ -186,8 +187,4 @@ def markdown(record: dict) -> str:
 
 
 def save_builtin(model: str, record: dict) -> Path:
-    path = BUILTIN_DIR / f"{model}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stored = {k: v for k, v in record.items() if k != "plots"}
-    path.write_text(json.dumps(stored, indent=2) + "\n", encoding="utf-8")
-    return path
+    return atomic_write_json(BUILTIN_DIR / f"{model}.json", {k: v for k, v in record.items() if k != "plots"})

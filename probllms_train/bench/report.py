@@ -3,9 +3,10 @@ two PNG plots (accuracy vs model size on disk; accuracy per dataset with its cha
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
+
+from probllms_tui.core.files import atomic_write_json, atomic_write_text
 
 DEGENERATE = "DEGENERATE"
 
@@ -168,7 +169,5 @@ def slug(text: str) -> str:
 def write_reports(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     results["plots"] = _plots(results, out) + _reliability_plots(results, out)
-    (out / "results.md").write_text(markdown(results), encoding="utf-8")
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out / "results.json")
+    atomic_write_text(out / "results.md", markdown(results))
+    atomic_write_json(out / "results.json", results)

@@ -8,6 +8,8 @@ a named reason, so the report adds up: rows in = rows out + drops.
 
 from __future__ import annotations
 
+from probllms_tui.core.files import atomic_write_text
+
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -150,13 +152,8 @@ def dump_line(rec: dict[str, Any]) -> str:
 
 
 def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-        for rec in records:
-            fh.write(dump_line(rec))
-    tmp.replace(p)  # a crash mid-write never leaves a half file under the real name
+    # a crash mid-write never leaves a half file under the real name
+    atomic_write_text(path, "".join(dump_line(rec) for rec in records))
 
 
 def write_json(path: str | Path, obj: Any) -> None:

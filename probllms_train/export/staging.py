@@ -10,6 +10,8 @@ cannot be caught: it leaves only the hidden staging folder, which the registry n
 
 from __future__ import annotations
 
+from probllms_tui.core.files import atomic_write_text
+
 import os
 import shutil
 import signal
@@ -37,12 +39,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def remove_stale_staging(models_dir: Path) -> list[Path]:

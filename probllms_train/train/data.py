@@ -7,6 +7,8 @@ Prompts reach the model exactly as the TUI serves them: a raw question is render
 
 from __future__ import annotations
 
+from probllms_tui.core.files import atomic_write_text
+
 import hashlib
 import json
 from dataclasses import dataclass
@@ -102,7 +104,5 @@ def to_dataset(pairs: list[PreferencePair], cache_dir: Path):
     name = hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
     path = cache_dir / f"pairs-{name}.jsonl"
     if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(blob + "\n", encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, blob + "\n")
     return load_dataset("json", data_files=str(path), split="train", cache_dir=str(cache_dir / "hf"))

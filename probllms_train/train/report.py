@@ -3,21 +3,18 @@ JSON), learning curves (PNG), metrics JSON, a model card and run.json."""
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from probllms_tui.core.files import atomic_write_json
 from probllms_train.train.config import Recipe
 from probllms_train.train.run_record import RunRecord
 
 
 def write_json(path: Path, data: Any) -> None:
     """Atomic: a kill mid-write never leaves a truncated results file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(path, data)
 
 
 def last_logged(log_history: list[dict[str, Any]], key: str) -> tuple[float | None, int | None]:

@@ -12,8 +12,9 @@ without importing the training stack.
 
 from __future__ import annotations
 
+from probllms_tui.core.files import atomic_write_json
+
 import json
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -77,11 +78,7 @@ class RunRecord(BaseModel):
 
     def save(self, run_dir: Path) -> Path:
         """Atomic: a kill mid-write never leaves a truncated run.json for export to trip on."""
-        path = self.path(run_dir)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return atomic_write_json(self.path(run_dir), self.model_dump(mode="json"))
 
     def adapter_dir(self, run_dir: Path) -> Path:
         """The adapter folder: the recorded one, else ``adapter/`` or the run folder itself
