@@ -60,11 +60,20 @@ def _reason(stderr: str) -> str:
     return one_line(lines[-1], 160) if lines else "no message"
 
 
+def _no_core_dump() -> None:
+    # An abort would otherwise write a core file the size of the mapped model (and take
+    # seconds doing it) for a crash we expect and report.
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def run_probe(path: Path, timeout: float = PROBE_TIMEOUT_S) -> str:
     """Load ``path`` in a child process; return '' if it loads, else why not (one line)."""
     try:
         proc = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+                              timeout=timeout, stdin=subprocess.DEVNULL,
+                              preexec_fn=_no_core_dump if os.name == "posix" else None)
     except subprocess.TimeoutExpired:
         raise ModelLoadError(f"llama.cpp took over {timeout:.0f} s to open {path.name}; "
                              "not loaded (try again when the machine is less busy)") from None
