@@ -21,15 +21,6 @@ def _models_dir(override: Path | None) -> Path:
     return models_dir(override)
 
 
-def params_label(n: int, label: str = "") -> str:
-    """``1.5B``, ``268M``: the file's own size label if it has one, else counted weights."""
-    if label:
-        return label
-    if not n:
-        return "?"
-    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
-
-
 @models_app.callback(invoke_without_command=True)
 def list_models(
     ctx: typer.Context,
@@ -40,7 +31,7 @@ def list_models(
     GPT4All keep on disk (used in place, never copied)."""
     if ctx.invoked_subcommand is not None:
         return
-    from probllms_tui.core.catalog import catalog
+    from probllms_tui.core.catalog import catalog, params_label
     from probllms_tui.core.paths import data_dir
     from probllms_tui.core.registry import human_size
 

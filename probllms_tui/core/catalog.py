@@ -17,6 +17,15 @@ from probllms_tui.core.registry import Registry, default_model_path
 MEASURED = "model-measurements.json"  # in the data dir: {model name: {accuracy, seconds_per_question, ...}}
 
 
+def params_label(n: int, label: str = "") -> str:
+    """``1.5B``, ``268M``: the file's own size label if it has one, else counted weights."""
+    if label:
+        return label
+    if not n:
+        return "?"
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
+
+
 def _registry_rows(reg: Registry) -> list[tuple[FoundModel, dict]]:
     rows = []
     for e in reg.entries():
