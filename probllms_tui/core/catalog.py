@@ -64,13 +64,15 @@ def catalog(models_dir: Path, *, data_dir: Path | None = None, sources: tuple[st
     """Rows for every model: the default first, then the registry, then other tools' models."""
     from probllms_tui.core.registry import DEFAULT_SCORING
     from probllms_tui.core.prompt import PROMPT_FORMAT
-    from probllms_tui.engine.probe import ProbeCache
+    from probllms_tui.engine.probe import default_cache
 
     reg = Registry(models_dir)
     rows = _registry_rows(reg)
     rows += [(f, {"base_model": "", "scoring_method": DEFAULT_SCORING, "prompt_format": PROMPT_FORMAT,
                   "default": False, "registered": False}) for f in discover(sources, env)]
-    probes = ProbeCache(data_dir)
+    # Probe verdicts are per file and llama.cpp build, not per study data dir: the one cache
+    # open_engine writes (engine/probe.py), whatever --data-dir says.
+    probes = default_cache()
     measured = load_measurements(data_dir)
     out = []
     for found, extra in rows:
