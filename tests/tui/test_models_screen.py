@@ -75,3 +75,26 @@ async def test_picking_or_adding_a_broken_model_keeps_the_app_and_its_model(make
         assert all("\n" not in m for m in notices(app))
         assert factory.opened == [(None, 2048)]  # the default was loaded once, at start
         assert "broken vocabulary" in str(app.screen.query_one("#load-state", Static).render())
+
+
+async def test_benchmark_of_the_loaded_model_shows_in_the_table(make_app, tmp_path):
+    from fakes import FakeEngine
+
+    from probllms_tui.core.catalog import load_measurements
+
+    engine = FakeEngine(name="gemma3-270m-q4_k_m")  # scripted: always the last option
+    app = make_app(engine=engine)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4")
+        await settle(app, pilot)
+        await pilot.press("ctrl+b")
+        await settle(app, pilot, 0.2)
+        questions = [q for q in app.bank.questions if q.answer][:100]
+        right = sum(q.answer == q.letters[-1] for q in questions)
+        saved = load_measurements(tmp_path / "home")["gemma3-270m-q4_k_m"]
+        assert saved["questions"] == len(questions) == len(engine.scored)
+        assert saved["accuracy"] == pytest.approx(right / len(questions))
+        row = app.screen.query_one(DataTable).get_row_at(0)
+        assert row[1] == "gemma3-270m-q4_k_m" and row[7] == f"{right / len(questions):.0%}"
+        assert f"{right}/{len(questions)} right" in str(app.screen.query_one("#bench-state", Static).render())

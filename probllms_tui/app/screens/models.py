@@ -25,6 +25,7 @@ from probllms_tui.store import Settings
 from probllms_tui.store.settings import SETTING_LABELS, SettingError
 
 NUMERIC = ("temperature", "max_tokens", "context_length", "k")
+BENCH_QUESTIONS = 100  # a short benchmark: enough to tell a 25% model from a 50% one
 
 
 def list_models(models_dir, data_dir=None) -> list[dict]:
@@ -66,7 +67,8 @@ def preflight(name: str, models_dir) -> None:
 
 class ModelsScreen(Screen):
     BINDINGS = [Binding("ctrl+s", "save", "Save settings", priority=True),
-                Binding("f6", "refresh", "Refresh list")]
+                Binding("f6", "refresh", "Refresh list"),
+                Binding("ctrl+b", "benchmark", "Benchmark loaded model", priority=True)]
 
     def compose(self) -> ComposeResult:
         yield ModeBar("models")
@@ -78,6 +80,9 @@ class ModelsScreen(Screen):
             with Horizontal(id="load-row"):
                 yield Static("", id="load-state")
                 yield ProgressBar(id="load-progress", total=None, show_eta=False, show_percentage=False)
+            with Horizontal(id="bench-row"):
+                yield Static("", id="bench-state")
+                yield ProgressBar(id="bench-progress", total=BENCH_QUESTIONS, show_eta=True)
             yield Static("Settings", classes="title")
             with Grid(id="settings-grid"):
                 for key in NUMERIC:
@@ -98,6 +103,7 @@ class ModelsScreen(Screen):
         self._rows: list[dict] = []
         self._fill_settings(self.app.settings)
         self.watch(self.app, "model_state", self._show_load_state)
+        self.query_one("#bench-row").display = False
         self.action_refresh()
 
     def _fill_settings(self, s: Settings) -> None:
@@ -191,6 +197,70 @@ class ModelsScreen(Screen):
         self.app.from_thread(self.notify, f"Added {entry.name}: Enter on its row loads it")
         self.app.from_thread(self.query_one("#add-path", Input).clear)
         self.app.from_thread(self.action_refresh)
+
+    # --- a short benchmark of the loaded model -----------------------------------------
+    def action_benchmark(self) -> None:
+        running = [w for w in self.workers if w.group == "bench" and w.is_running]
+        if running:  # the same key stops it
+            for w in running:
+                w.cancel()
+            return
+        questions = [q for q in self.app.bank.questions if q.answer is not None][:BENCH_QUESTIONS]
+        if not questions:
+            self.notify("No questions with known answers in the bank to benchmark on", severity="warning")
+            return
+        bar = self.query_one("#bench-progress", ProgressBar)
+        bar.update(total=len(questions), progress=0)
+        bar.display = True
+        self.query_one("#bench-row").display = True
+        self.query_one("#bench-state", Static).update(
+            f"Benchmark: {len(questions)} questions of the bank (ctrl+b stops) ")
+        self._bench_worker(questions)
+
+    @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
+    def _bench_worker(self, questions) -> None:
+        import time
+
+        from textual.worker import get_current_worker
+
+        from probllms_tui.core.catalog import save_measurement
+
+        worker = get_current_worker()
+        bar = self.query_one("#bench-progress", ProgressBar)
+        correct, done, name, t0 = 0, 0, "", time.perf_counter()
+        # Holds the model between questions only, so practice and ask can still get a turn.
+        for q in questions:
+            with self.app.engine_session(lambda: worker.is_cancelled) as engine:
+                if engine is None:
+                    break
+                name = engine.name
+                try:
+                    result = engine.score(q)
+                except Exception as exc:  # e.g. a question longer than the context
+                    self.app.from_thread(self._bench_done, f"Benchmark failed: {one_line(exc)}")
+                    return
+            correct += result.answer == q.answer
+            done += 1
+            self.app.from_thread(bar.update, progress=done)
+        elapsed = time.perf_counter() - t0
+        if done < len(questions):
+            why = "stopped" if worker.is_cancelled else self.app.engine_problem()
+            self.app.from_thread(self._bench_done, f"Benchmark {why} after {done} questions")
+            return
+        figures = {"accuracy": correct / done, "seconds_per_question": elapsed / done,
+                   "questions": done, "bank": "current bank"}
+        try:
+            save_measurement(self.app.config.data_dir, name, figures)
+        except OSError as exc:
+            self.app.from_thread(self.notify, f"Benchmark not saved: {one_line(exc)}", severity="warning")
+        self.app.from_thread(self._bench_done, f"{name}: {correct}/{done} right "
+                             f"({correct / done:.0%}), {elapsed / done:.1f} s per question")
+
+    def _bench_done(self, message: str) -> None:
+        self.query_one("#bench-progress", ProgressBar).display = False
+        self.query_one("#bench-state", Static).update(message)
+        self.notify(message)
+        self.action_refresh()
 
     # --- settings -----------------------------------------------------------------------
     def action_save(self) -> None:
