@@ -279,11 +279,15 @@ class LlamaEngine(OptionScorer):
         should_stop: Callable[[], bool] = lambda: False,
     ) -> Iterator[str]:
         chat = self.chat_template()
-        prompt: str | list[int]
+        prompt: str | list[int] = ""
         if chat is not None:
             # An instruct model: the same question block inside its own chat turn. Stop at its
             # turn markers, and strip any it spells out, so none reaches the student.
-            prompt = self._chat_tokens(chat.render(explanation_messages(q, letter, passages)))
+            try:
+                prompt = self._chat_tokens(chat.render(explanation_messages(q, letter, passages)))
+            except InputError:  # the template refused this conversation: explain without it
+                chat = None
+        if chat is not None:
             n_prompt = len(prompt)
             stops: Sequence[str] = STOP_SEQUENCES + tuple(chat.stop_markers())
         else:
