@@ -78,39 +78,13 @@ def ask(
         print(json.dumps(result, ensure_ascii=False))
 
 
-@app.command()
-def models(
-    as_json: bool = typer.Option(False, "--json"),
-    models_dir: Optional[Path] = ModelsDirOpt,
-) -> None:
-    """List the registry's models: name, quantization, size, base model, scoring method."""
-    from probllms_tui.core.paths import models_dir as resolve_models_dir
-    from probllms_tui.core.registry import Registry, default_model_path, human_size
-
-    reg = Registry(resolve_models_dir(models_dir))
-    rows = []
-    for e in reg.entries():
-        path = default_model_path() if e.builtin else e.path(reg.models_dir)
-        size = path.stat().st_size if path.exists() else 0
-        rows.append({"name": e.name, "quantization": e.quantization or "?", "size_bytes": size,
-                     "base_model": e.base_model, "scoring_method": e.scoring_method,
-                     "prompt_format": e.prompt_format, "path": str(path),
-                     "default": e.builtin, "registered": e.registered or e.builtin})
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return
-    print(f"{'NAME':32} {'QUANT':8} {'SIZE':>9}  {'SCORING':7}  BASE")
-    for r in rows:
-        name = r["name"] + (" (default)" if r["default"] else "")
-        print(f"{name:32} {r['quantization']:8} {human_size(r['size_bytes']):>9}  "
-              f"{r['scoring_method']:7}  {r['base_model'] or '-'}")
-    print(f"\nmodels dir: {reg.models_dir}")
-
-
 def _register_subapps() -> None:
     from probllms_tui.cli.bank import bank_app, export
+    from probllms_tui.cli.models import models_app
     from probllms_tui.rag.cli import notes_app
 
+    app.add_typer(models_app, name="models",
+                  help="List the models on disk (registry, Ollama, LM Studio, HF cache, GPT4All); add or pull one.")
     app.add_typer(notes_app, name="notes", help="Index and search your course notes.")
     app.add_typer(bank_app, name="bank", help="Read question banks: Moodle XML, GIFT, Aiken, Anki, JSONL, CSV.")
     app.command("export")(export)

@@ -73,10 +73,30 @@ def cloze_continuation(option: str) -> str:
     return f" {option}"
 
 
+def render_answered(q: MCQ, letter: str, passages: Sequence[Passage] = ()) -> str:
+    """Letter prompt + the chosen answer: what every explanation prompt starts from."""
+    return f"{render_letter_prompt(q, passages)}{letter_continuation(letter)}. {q.option(letter)}"
+
+
 def render_explanation_prompt(q: MCQ, letter: str, passages: Sequence[Passage] = ()) -> str:
-    """Letter prompt + the chosen answer, then an explanation slot the model completes."""
-    return (f"{render_letter_prompt(q, passages)}{letter_continuation(letter)}. {q.option(letter)}"
-            "\n\nExplanation:")
+    """The answered question, then an explanation slot a base model completes."""
+    return f"{render_answered(q, letter, passages)}\n\nExplanation:"
+
+
+def render_explanation_request(q: MCQ, letter: str, passages: Sequence[Passage] = ()) -> str:
+    """The answered question, then the request an instruct model answers in its chat turn.
+
+    The same question block as every other prompt; only the last line differs, because an
+    instruct model answers a request better than it continues a bare "Explanation:" slot.
+    """
+    cite = " Cite the notes as [1], [2] where they support it." if passages else ""
+    return (f"{render_answered(q, letter, passages)}\n\n"
+            f"Explain in a few sentences why this is the right answer.{cite}")
+
+
+def explanation_messages(q: MCQ, letter: str, passages: Sequence[Passage] = ()) -> list[dict[str, str]]:
+    """The chat for an instruct model's explanation (rendered by core/chat.py)."""
+    return [{"role": "user", "content": render_explanation_request(q, letter, passages)}]
 
 
 def render_open_prompt(question: str, passages: Sequence[Passage] = ()) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from probllms_tui.core.errors import InputError, ModelLoadError
+from probllms_tui.core.files import atomic_write_json
 from probllms_tui.core.prompt import PROMPT_FORMAT
 
 MANIFEST = "manifest.json"
@@ -48,18 +48,39 @@ class ModelEntry:
     prompt_format: str = PROMPT_FORMAT
     scoring_method: str = DEFAULT_SCORING
     adapter_run: str = ""
+    # llama.cpp threads for this model as [generation, prompt]; empty: the engine's choice
+    # (engine/threads.py). A larger model may want other counts than the default one.
+    threads: list[int] = field(default_factory=list)
     builtin: bool = field(default=False)
     registered: bool = field(default=True)  # False: a GGUF dropped in without a manifest entry
+    # Manifest keys this version does not know (written by a newer version or another tool,
+    # e.g. the benchmark): kept as they are, so rewriting the manifest never drops them.
+    extra: dict = field(default_factory=dict)
 
     def path(self, models_dir: Path) -> Path:
         p = Path(self.file)
         return p if p.is_absolute() else models_dir / p
 
+    @classmethod
+    def from_json(cls, data: dict) -> "ModelEntry":
+        known = set(cls.__dataclass_fields__) - {"builtin", "registered", "extra"}
+        entry = cls(**{k: v for k, v in data.items() if k in known})
+        entry.extra = {k: v for k, v in data.items() if k not in known}
+        return entry
+
     def to_json(self) -> dict:
         d = asdict(self)
-        d.pop("builtin")
-        d.pop("registered")
-        return d
+        for internal in ("builtin", "registered", "extra"):
+            d.pop(internal)
+        return {**self.extra, **d}
+
+    def thread_counts(self) -> tuple[int, int] | None:
+        """(generation, prompt) threads from the manifest, None when it leaves them open."""
+        try:
+            gen, batch = (list(self.threads) + list(self.threads))[:2]
+            return max(1, int(gen)), max(1, int(batch))
+        except (TypeError, ValueError):
+            return None
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -122,9 +143,7 @@ class Registry:
     def _read_manifest(self) -> list[ModelEntry]:
         data = self._read_raw()
         try:
-            known = set(ModelEntry.__dataclass_fields__)
-            return [ModelEntry(**{k: v for k, v in e.items() if k in known})
-                    for e in data.get("models", [])]
+            return [ModelEntry.from_json(e) for e in data.get("models", [])]
         except (TypeError, AttributeError) as exc:
             raise InputError(f"model manifest is not valid ({exc})", where=str(self.manifest_path)) from None
 
@@ -167,6 +186,13 @@ class Registry:
         for e in self.entries()[1:]:
             if e.name == name_or_path:
                 return e, e.path(self.models_dir)
+        from probllms_tui.core.discovery import find, is_discovered_name
+
+        if is_discovered_name(name_or_path):
+            # Another tool's model, used where it lies (core/discovery.py).
+            found = find(name_or_path)
+            return ModelEntry(name=found.name, file=found.path, quantization=found.quantization,
+                              size_bytes=found.size_bytes, registered=False), Path(found.path)
         p = Path(name_or_path).expanduser()
         if p.suffix == ".gguf" or p.exists() or os.sep in name_or_path:
             # A path the user gave: describe it from the manifest if registered there.
@@ -179,21 +205,20 @@ class Registry:
 
     def register(self, entry: ModelEntry) -> None:
         """Add or replace an entry by name; the manifest is rewritten atomically."""
-        entries = [e for e in self._read_manifest() if e.name != entry.name]
+        entries = []
+        for old in self._read_manifest():
+            if old.name == entry.name:
+                # Keys another tool wrote on the old entry outlive its replacement.
+                entry.extra = {**old.extra, **entry.extra}
+            else:
+                entries.append(old)
         entries.append(entry)
         data = self._read_raw()  # other top-level keys (calibrations) are kept
         data["models"] = [e.to_json() for e in entries]
         self._write_raw(data)
 
     def _write_raw(self, data: dict) -> None:
-        self.models_dir.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(data, indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=self.models_dir, prefix=".manifest.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.manifest_path)
+        atomic_write_json(self.manifest_path, data)
 
 
 def human_size(n_bytes: int) -> str:

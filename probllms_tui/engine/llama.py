@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from probllms_tui.core.chat import ChatTemplate, strip_markers
 from probllms_tui.core.errors import InputError, ModelLoadError
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.prompt import (
@@ -31,6 +32,7 @@ from probllms_tui.core.prompt import (
     STOP_SEQUENCES,
     Passage,
     cloze_continuation,
+    explanation_messages,
     letter_continuation,
     render_cloze_prefix,
     render_explanation_prompt,
@@ -111,6 +113,9 @@ class LlamaEngine(OptionScorer):
         self.default_method = default_method
         self.cloze_norm = cloze_norm
         self.architecture = meta.get("general.architecture", "")
+        self._chat_source = str(meta.get("tokenizer.chat_template") or "")
+        self._chat: ChatTemplate | None = None
+        self._chat_failed = False
         self.last_generation_tps = 0.0
         self._letter_ids: dict[str, int] = {}
         self._prefix: tuple[tuple[int, ...], np.ndarray] | None = None  # last cold-evaluated prefix
@@ -237,6 +242,32 @@ class LlamaEngine(OptionScorer):
         return normalise(options, self.cloze_norm), n_prompt
 
     # --- generation ---------------------------------------------------------------------
+    def chat_template(self) -> ChatTemplate | None:
+        """The GGUF's own chat template (instruct models), None for a base model."""
+        if self._chat is None and self._chat_source and not self._chat_failed:
+            try:
+                self._chat = ChatTemplate(self._chat_source, bos_token=self._special_text("bos"),
+                                          eos_token=self._special_text("eos"))
+            except InputError:
+                self._chat_failed = True  # a template Jinja cannot parse: use the plain prompt
+        return self._chat
+
+    def _special_text(self, which: str) -> str:
+        token = self._llm.token_bos() if which == "bos" else self._llm.token_eos()
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+    def _chat_tokens(self, text: str) -> list[int]:
+        # special=True: the template's markers must become the model's control tokens, not
+        # their spelling. Templates that print bos_token themselves would get a second BOS
+        # from add_bos; keep one.
+        tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        bos = self._llm.token_bos()
+        if len(tokens) >= 2 and tokens[0] == tokens[1] == bos:
+            tokens = tokens[1:]
+        return tokens
+
     def stream_explanation(
         self,
         q: MCQ,
@@ -247,15 +278,42 @@ class LlamaEngine(OptionScorer):
         temperature: float = 0.2,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> Iterator[str]:
-        prompt = render_explanation_prompt(q, letter, passages)
-        n_prompt = self.count_tokens(prompt) + 1
+        chat = self.chat_template()
+        prompt: str | list[int] = ""
+        if chat is not None:
+            # An instruct model: the same question block inside its own chat turn. Stop at its
+            # turn markers, and strip any it spells out, so none reaches the student.
+            try:
+                prompt = self._chat_tokens(chat.render(explanation_messages(q, letter, passages)))
+            except InputError:  # the template refused this conversation: explain without it
+                chat = None
+        if chat is not None:
+            n_prompt = len(prompt)
+            stops: Sequence[str] = STOP_SEQUENCES + tuple(chat.stop_markers())
+        else:
+            prompt = render_explanation_prompt(q, letter, passages)
+            n_prompt = self.count_tokens(prompt) + 1
+            stops = EXPLANATION_STOPS
         self._check_fits(n_prompt)
         max_tokens = max(1, min(max_tokens, self.n_ctx - n_prompt))
-        yield from self.stream_completion(prompt, max_tokens=max_tokens, temperature=temperature,
-                                          should_stop=should_stop, stop=EXPLANATION_STOPS)
+        pieces = self.stream_completion(prompt, max_tokens=max_tokens, temperature=temperature,
+                                        should_stop=should_stop, stop=stops)
+        if chat is None:
+            yield from pieces
+            return
+        first = True
+        for piece in pieces:
+            piece = strip_markers(piece)
+            if first:  # a chat reply opens on a new line after its turn marker; a base
+                # model's explanation continues "Explanation:" after a space: read the same
+                piece = piece.lstrip()
+                first = not piece
+                piece = " " + piece if piece else piece
+            if piece:
+                yield piece
 
     def stream_completion(
-        self, prompt: str, *, max_tokens: int, temperature: float,
+        self, prompt: str | list[int], *, max_tokens: int, temperature: float,
         should_stop: Callable[[], bool] = lambda: False, stop: Sequence[str] = STOP_SEQUENCES,
     ) -> Iterator[str]:
         """Stream text pieces; stops between tokens as soon as ``should_stop()`` is true."""

@@ -8,7 +8,9 @@ from probllms_tui.core.calibration import Calibration, load_calibrations
 from probllms_tui.core.paths import models_dir as resolve_models_dir
 from probllms_tui.core.prompt import PROMPT_FORMAT
 from probllms_tui.core.registry import Registry, gguf_quantization
+from probllms_tui.engine.gguf_check import inspect_gguf
 from probllms_tui.engine.llama import LlamaEngine
+from probllms_tui.engine.probe import ensure_loadable
 
 
 def open_engine(model: str | None = None, *, models_dir: str | Path | None = None,
@@ -20,12 +22,17 @@ def open_engine(model: str | None = None, *, models_dir: str | Path | None = Non
     if entry.prompt_format and entry.prompt_format != PROMPT_FORMAT:
         warn(f"{entry.name} was trained on prompt format {entry.prompt_format!r}, "
              f"served with {PROMPT_FORMAT!r}: answers may be worse")
+    if not entry.builtin:
+        # Any file but the shipped default may be one that aborts llama.cpp: the header
+        # check names the known causes at once, the child-process probe catches the rest.
+        inspect_gguf(path)
+        ensure_loadable(path)
     record, calibrations = calibration_for(registry, entry.name, warn) if calibrated else ({}, {})
     engine = LlamaEngine(path, name=entry.name,
                          quantization=entry.quantization or gguf_quantization(path),
                          n_ctx=n_ctx,
                          default_method=method or record.get("scoring_method") or entry.scoring_method,
-                         threads=threads)
+                         threads=threads or entry.thread_counts())
     engine.calibrations = calibrations
     engine.calibration_record = record
     return engine

@@ -20,7 +20,7 @@ def env(tmp_path) -> dict[str, str]:
     home.mkdir()
     models.mkdir()
     return {**os.environ, "PROBLLMS_HOME": str(home), "PROBLLMS_MODELS": str(models),
-            "PROBLLMS_THREADS": "1,2"}
+            "PROBLLMS_THREADS": "1,2", "PROBLLMS_DISCOVER": "off"}  # none of this machine's Ollama etc.
 
 
 def run(args: list[str], env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess:

@@ -16,6 +16,13 @@ from fakes import engine_factory  # noqa: E402
 from tui_support import BANK, DATA, FIXED_NOW  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def no_model_discovery(monkeypatch):
+    """The Models screen also lists other tools' models (Ollama, LM Studio...): none of the
+    machine's own may show up in these pictures and tables."""
+    monkeypatch.setenv("PROBLLMS_DISCOVER", "off")
+
+
 @pytest.fixture
 def fixed_clock(monkeypatch):
     """Due dates shown on screen depend on 'now': pin it so snapshots are stable."""

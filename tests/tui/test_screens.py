@@ -20,7 +20,8 @@ async def test_models_screen_lists_the_registry_and_switches_model(make_app):
         await settle(app, pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count >= 1
-        assert table.get_row_at(0)[1:3] == ["gemma3-270m-q4_k_m", "Q4_K_M"]
+        assert table.get_row_at(0)[1:3] == ["gemma3-270m-q4_k_m", "default"]
+        assert table.get_row_at(0)[3:6] == ["gemma3", "270M", "Q4_K_M"]
         table.focus()
         await pilot.press("enter")  # load the highlighted (default) model
         await settle(app, pilot)

@@ -1,7 +1,10 @@
-"""Models: the registry's GGUF files, switching between them, and the generation settings.
+"""Models: every GGUF on disk (the registry's and other tools'), switching between them, adding
+one by path, and the generation settings.
 
-Reading the registry touches every GGUF header, so it runs in a worker too; loading a model
-shows an indeterminate progress bar (llama.cpp reports no load fraction through our engine).
+Reading the list touches every GGUF header, so it runs in a worker; so does the check before
+a load (header, then a child-process probe: engine/probe.py), because a model that aborts
+llama.cpp must cost a one-line notice, not the app. Loading shows an indeterminate progress
+bar (llama.cpp reports no load fraction through our engine).
 """
 
 from __future__ import annotations
@@ -22,35 +25,64 @@ from probllms_tui.store import Settings
 from probllms_tui.store.settings import SETTING_LABELS, SettingError
 
 NUMERIC = ("temperature", "max_tokens", "context_length", "k")
+BENCH_QUESTIONS = 100  # a short benchmark: enough to tell a 25% model from a 50% one
 
 
-def list_models(models_dir) -> list[dict]:
+def list_models(models_dir, data_dir=None) -> list[dict]:
+    """The catalog's rows (core/catalog.py) plus what the table and a load need."""
+    from probllms_tui.core.catalog import catalog
     from probllms_tui.core.paths import models_dir as resolve_models_dir
-    from probllms_tui.core.registry import Registry, default_model_path
 
-    reg = Registry(resolve_models_dir(models_dir))
-    rows = []
-    for e in reg.entries():
-        path = default_model_path() if e.builtin else e.path(reg.models_dir)
-        size = path.stat().st_size if path.exists() else 0
-        rows.append({"name": e.name, "quantization": e.quantization or "?", "size": size,
-                     "base": e.base_model or "-", "missing": not path.exists(),
-                     "load": "" if e.builtin else e.name})
+    rows = catalog(resolve_models_dir(models_dir), data_dir=data_dir)
+    for r in rows:
+        r["load"] = "" if r["default"] else r["name"]  # "" = the default model
     return rows
+
+
+def params_text(row: dict) -> str:
+    from probllms_tui.core.catalog import params_label
+
+    return params_label(row.get("parameters") or 0, row.get("size_label") or "")
+
+
+def measured_text(row: dict) -> tuple[str, str]:
+    m = row.get("measured") or {}
+    acc = f"{m['accuracy']:.0%}" if isinstance(m.get("accuracy"), (int, float)) else "-"
+    spq = f"{m['seconds_per_question']:.1f}" if isinstance(m.get("seconds_per_question"), (int, float)) else "-"
+    return acc, spq
+
+
+def preflight(name: str, models_dir) -> None:
+    """Raise ModelLoadError (one line) unless ``name`` resolves and llama.cpp can open it."""
+    from probllms_tui.core.paths import models_dir as resolve_models_dir
+    from probllms_tui.core.registry import Registry
+    from probllms_tui.engine.gguf_check import inspect_gguf
+    from probllms_tui.engine.probe import ensure_loadable
+
+    entry, path = Registry(resolve_models_dir(models_dir)).resolve(name or None)
+    if not entry.builtin:
+        inspect_gguf(path)
+        ensure_loadable(path)
 
 
 class ModelsScreen(Screen):
     BINDINGS = [Binding("ctrl+s", "save", "Save settings", priority=True),
-                Binding("f6", "refresh", "Refresh list")]
+                Binding("f6", "refresh", "Refresh list"),
+                Binding("ctrl+b", "benchmark", "Benchmark loaded model", priority=True)]
 
     def compose(self) -> ComposeResult:
         yield ModeBar("models")
         with VerticalScroll(id="models-main"):
             yield Static("Models (Enter loads the highlighted one)", classes="title")
             yield DataTable(id="model-table", cursor_type="row")
+            yield Input(placeholder="Add a model: path to a .gguf file, then Enter", id="add-path",
+                        compact=True)
             with Horizontal(id="load-row"):
                 yield Static("", id="load-state")
                 yield ProgressBar(id="load-progress", total=None, show_eta=False, show_percentage=False)
+            with Horizontal(id="bench-row"):
+                yield Static("", id="bench-state")
+                yield ProgressBar(id="bench-progress", total=BENCH_QUESTIONS, show_eta=True)
             yield Static("Settings", classes="title")
             with Grid(id="settings-grid"):
                 for key in NUMERIC:
@@ -66,11 +98,12 @@ class ModelsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("", "Name", "Quant", "Size", "Base model")
+        table.add_columns("", "Name", "Source", "Arch", "Params", "Quant", "Size", "Acc", "s/q", "Note")
         table.focus()
         self._rows: list[dict] = []
         self._fill_settings(self.app.settings)
         self.watch(self.app, "model_state", self._show_load_state)
+        self.query_one("#bench-row").display = False
         self.action_refresh()
 
     def _fill_settings(self, s: Settings) -> None:
@@ -99,7 +132,7 @@ class ModelsScreen(Screen):
     @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
     def _list_worker(self) -> None:
         try:
-            rows = list_models(self.app.config.models_dir)
+            rows = list_models(self.app.config.models_dir, self.app.config.data_dir)
         except Exception as exc:  # a broken manifest.json: say where, keep the screen usable
             self.app.from_thread(self.notify, f"Model registry: {one_line(exc)}", severity="error")
             rows = []
@@ -111,9 +144,13 @@ class ModelsScreen(Screen):
         cursor = table.cursor_row
         table.clear()
         for r in rows:
-            size = "missing" if r["missing"] else human_size(r['size'])
+            size = human_size(r["size_bytes"]) if r["size_bytes"] else "-"
             active = "●" if self.app.engine is not None and self.app.engine.name == r["name"] else ""
-            table.add_row(active, r["name"], r["quantization"], size, r["base"])
+            acc, spq = measured_text(r)
+            note = Text(one_line(r["problem"], 60), style="red") if r["problem"] else (
+                "chat" if r["chat_template"] else "")
+            table.add_row(active, r["name"], r["source"], r["architecture"] or "?", params_text(r),
+                          r["quantization"] or "?", size, acc, spq, note)
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
 
@@ -121,10 +158,109 @@ class ModelsScreen(Screen):
         if not 0 <= event.cursor_row < len(self._rows):
             return
         row = self._rows[event.cursor_row]
-        if row["missing"]:
-            self.notify(f"{row['name']}: the model file is missing", severity="error")
+        if row["problem"]:
+            self.notify(f"{row['name']} cannot be used: {one_line(row['problem'], 160)}", severity="error")
             return
-        self.app.choose_model(row["load"])
+        self._preflight_worker(row["load"])
+
+    @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
+    def _preflight_worker(self, name: str) -> None:
+        # Checked before the current model is closed: a bad pick keeps the model in use.
+        self.app.from_thread(self.query_one("#load-state", Static).update,
+                             Text(f"Checking {name or 'the default model'}…", style="yellow"))
+        try:
+            preflight(name, self.app.config.models_dir)
+        except Exception as exc:
+            self.app.from_thread(self._preflight_failed, name, one_line(exc))
+            return
+        self.app.from_thread(self.app.choose_model, name)
+
+    def _preflight_failed(self, name: str, message: str) -> None:
+        self.notify(f"Not loaded: {message}", severity="error", timeout=12)
+        self.query_one("#load-state", Static).update(Text(f"✗ {message}", style="red"))
+        self.action_refresh()  # the probe's verdict now shows in the list
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "add-path" and event.value.strip():
+            self._add_worker(event.value.strip())
+
+    @work(thread=True, exclusive=True, group="add", exit_on_error=False)
+    def _add_worker(self, path: str) -> None:
+        from probllms_tui.core.paths import models_dir as resolve_models_dir
+        from probllms_tui.core.register import add_model
+
+        try:
+            entry = add_model(path, models_dir=resolve_models_dir(self.app.config.models_dir))
+        except Exception as exc:
+            self.app.from_thread(self.notify, f"Not added: {one_line(exc)}", severity="error", timeout=12)
+            return
+        self.app.from_thread(self.notify, f"Added {entry.name}: Enter on its row loads it")
+        self.app.from_thread(self.query_one("#add-path", Input).clear)
+        self.app.from_thread(self.action_refresh)
+
+    # --- a short benchmark of the loaded model -----------------------------------------
+    def action_benchmark(self) -> None:
+        running = [w for w in self.workers if w.group == "bench" and w.is_running]
+        if running:  # the same key stops it
+            for w in running:
+                w.cancel()
+            return
+        questions = [q for q in self.app.bank.questions if q.answer is not None][:BENCH_QUESTIONS]
+        if not questions:
+            self.notify("No questions with known answers in the bank to benchmark on", severity="warning")
+            return
+        bar = self.query_one("#bench-progress", ProgressBar)
+        bar.update(total=len(questions), progress=0)
+        bar.display = True
+        self.query_one("#bench-row").display = True
+        self.query_one("#bench-state", Static).update(
+            f"Benchmark: {len(questions)} questions of the bank (ctrl+b stops) ")
+        self._bench_worker(questions)
+
+    @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
+    def _bench_worker(self, questions) -> None:
+        import time
+
+        from textual.worker import get_current_worker
+
+        from probllms_tui.core.catalog import save_measurement
+
+        worker = get_current_worker()
+        bar = self.query_one("#bench-progress", ProgressBar)
+        correct, done, name, t0 = 0, 0, "", time.perf_counter()
+        # Holds the model between questions only, so practice and ask can still get a turn.
+        for q in questions:
+            with self.app.engine_session(lambda: worker.is_cancelled) as engine:
+                if engine is None:
+                    break
+                name = engine.name
+                try:
+                    result = engine.score(q)
+                except Exception as exc:  # e.g. a question longer than the context
+                    self.app.from_thread(self._bench_done, f"Benchmark failed: {one_line(exc)}")
+                    return
+            correct += result.answer == q.answer
+            done += 1
+            self.app.from_thread(bar.update, progress=done)
+        elapsed = time.perf_counter() - t0
+        if done < len(questions):
+            why = "stopped" if worker.is_cancelled else self.app.engine_problem()
+            self.app.from_thread(self._bench_done, f"Benchmark {why} after {done} questions")
+            return
+        figures = {"accuracy": correct / done, "seconds_per_question": elapsed / done,
+                   "questions": done, "bank": "current bank"}
+        try:
+            save_measurement(self.app.config.data_dir, name, figures)
+        except OSError as exc:
+            self.app.from_thread(self.notify, f"Benchmark not saved: {one_line(exc)}", severity="warning")
+        self.app.from_thread(self._bench_done, f"{name}: {correct}/{done} right "
+                             f"({correct / done:.0%}), {elapsed / done:.1f} s per question")
+
+    def _bench_done(self, message: str) -> None:
+        self.query_one("#bench-progress", ProgressBar).display = False
+        self.query_one("#bench-state", Static).update(message)
+        self.notify(message)
+        self.action_refresh()
 
     # --- settings -----------------------------------------------------------------------
     def action_save(self) -> None:
