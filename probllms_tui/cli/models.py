@@ -40,15 +40,24 @@ def list_models(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'NAME':44} {'SOURCE':10} {'ARCH':10} {'PARAMS':>6} {'QUANT':7} {'SIZE':>8}  NOTE")
+    print(f"{'NAME':44} {'SOURCE':10} {'ARCH':10} {'PARAMS':>6} {'QUANT':7} {'SIZE':>8}  {'CALIBRATED':10}  NOTE")
+    uncalibrated = []
     for r in rows:
         name = r["name"] + (" (default)" if r["default"] else "")
         note = f"unusable: {r['problem']}" if r["problem"] else (
             "chat template" if r["chat_template"] else "")
+        cal = r["calibration"]
+        cal_text = (f"ECE {cal['ece']:.2f}" if isinstance(cal.get("ece"), (int, float)) else "yes") \
+            if cal["calibrated"] else "no"
+        if not cal["calibrated"] and not r["problem"]:
+            uncalibrated.append(r["name"])
         print(f"{name:44} {r['source']:10} {r['architecture'] or '?':10} "
               f"{params_label(r['parameters'], r['size_label']):>6} {r['quantization'] or '?':7} "
-              f"{human_size(r['size_bytes']):>8}  {note}")
+              f"{human_size(r['size_bytes']):>8}  {cal_text:10}  {note}")
     print(f"\nmodels dir: {where}")
+    if uncalibrated:
+        print("uncalibrated models show percentages that were not measured; calibrate one with:\n"
+              f"  probllms-train bench calibrate --model {uncalibrated[0]} --data BANK.jsonl")
 
 
 @models_app.command("add")

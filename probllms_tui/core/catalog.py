@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from probllms_tui.core.discovery import SOURCES, FoundModel, describe, discover
+from probllms_tui.core.files import atomic_write_json
 from probllms_tui.core.registry import Registry, default_model_path
 
 MEASURED = "model-measurements.json"  # in the data dir: {model name: {accuracy, seconds_per_question, ...}}
@@ -55,8 +56,24 @@ def load_measurements(data_dir: Path | None) -> dict:
 def save_measurement(data_dir: Path, name: str, figures: dict) -> None:
     data = load_measurements(data_dir)
     data[name] = figures
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    (Path(data_dir) / MEASURED).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    atomic_write_json(Path(data_dir) / MEASURED, data, indent=1)
+
+
+def calibration_summary(reg: Registry, name: str) -> dict:
+    """What the Models screen and `models --json` say about a model's probabilities: calibrated
+    or not (and the command that fixes it), and the held-out ECE / accuracy if measured."""
+    try:
+        record = reg.calibration(name) or {}
+    except Exception:  # a damaged manifest is reported elsewhere; here it means "unknown"
+        record = {}
+    method = record.get("scoring_method", "")
+    cal = (record.get("calibrations") or {}).get(method) or {}
+    sets = (cal.get("measured") or {}).get("sets") or {}
+    if not cal:
+        return {"calibrated": False, "fix": f"probllms-train bench calibrate --model {name} --data BANK.jsonl"}
+    first = next(iter(sets.values()), {})
+    return {"calibrated": True, "method": method, "ece": first.get("ece"),
+            "accuracy": first.get("accuracy"), "n": first.get("n"), "set": first.get("label", "")}
 
 
 def catalog(models_dir: Path, *, data_dir: Path | None = None, sources: tuple[str, ...] = SOURCES,
@@ -85,6 +102,7 @@ def catalog(models_dir: Path, *, data_dir: Path | None = None, sources: tuple[st
                 found.problem = verdict
         row = {**found.to_json(), **extra}
         row["usable"] = found.usable
+        row["calibration"] = calibration_summary(reg, found.name)
         if isinstance(measured.get(found.name), dict):
             row["measured"] = measured[found.name]
         out.append(row)

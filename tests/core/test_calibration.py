@@ -71,3 +71,14 @@ def test_the_default_model_ships_a_calibration_measured_on_a_set_it_was_not_fitt
     for s in cal.measured["sets"].values():
         assert s["n"] >= 300 and s["ece"] <= 0.05 < s["ece_raw"]
     json.dumps(record)  # stored as plain JSON
+
+
+def test_the_model_list_says_which_models_are_calibrated(tmp_path):
+    from probllms_tui.core.catalog import catalog
+
+    (tmp_path / "mine.gguf").write_bytes(b"GGUF" + b"\x00" * 60)
+    rows = {r["name"]: r for r in catalog(tmp_path, sources=())}
+    default = rows[DEFAULT_MODEL]["calibration"]
+    assert default["calibrated"] and default["ece"] <= 0.05 and default["n"] >= 300
+    mine = rows["mine"]["calibration"]
+    assert mine == {"calibrated": False, "fix": "probllms-train bench calibrate --model mine --data BANK.jsonl"}

@@ -52,6 +52,15 @@ def measured_text(row: dict) -> tuple[str, str]:
     return acc, spq
 
 
+def calibration_text(row: dict) -> Text:
+    """ECE on the set it was measured on, or a plain "no" (the app says how to fix it once the
+    model is loaded, and `probllms-tui models --json` carries the command)."""
+    c = row.get("calibration") or {}
+    if not c.get("calibrated"):
+        return Text("no", style="yellow")
+    return Text(f"ECE {c['ece']:.2f}" if isinstance(c.get("ece"), (int, float)) else "yes")
+
+
 def preflight(name: str, models_dir) -> None:
     """Raise ModelLoadError (one line) unless ``name`` resolves and llama.cpp can open it."""
     from probllms_tui.core.paths import models_dir as resolve_models_dir
@@ -98,7 +107,7 @@ class ModelsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("", "Name", "Source", "Arch", "Params", "Quant", "Size", "Acc", "s/q", "Note")
+        table.add_columns("", "Name", "Source", "Arch", "Params", "Quant", "Size", "Acc", "s/q", "Calibrated", "Note")
         table.focus()
         self._rows: list[dict] = []
         self._fill_settings(self.app.settings)
@@ -150,7 +159,7 @@ class ModelsScreen(Screen):
             note = Text(one_line(r["problem"], 60), style="red") if r["problem"] else (
                 "chat" if r["chat_template"] else "")
             table.add_row(active, r["name"], r["source"], r["architecture"] or "?", params_text(r),
-                          r["quantization"] or "?", size, acc, spq, note)
+                          r["quantization"] or "?", size, acc, spq, calibration_text(r), note)
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
 
