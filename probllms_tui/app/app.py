@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from probllms_tui.app.config import AppConfig
+from probllms_tui.app.lifecycle import InstanceLock
 from probllms_tui.app.screens.help import HelpScreen
 from probllms_tui.app.screens.practice import PracticeScreen
 from probllms_tui.app.session import PracticeSession, QuestionBank, builtin_bank
@@ -80,6 +81,8 @@ class ProbLLMsApp(App):
     def __init__(self, config: AppConfig):
         super().__init__()
         self.config = config
+        # Before the store: the first app on a data dir owns its notes index (lifecycle.py).
+        self.instance = InstanceLock(config.data_dir)
         self.store = Store.open(config.data_dir)
         self.settings, self._settings_problems = self.store.load_settings()
         paths = list(config.banks)
@@ -96,6 +99,7 @@ class ProbLLMsApp(App):
         self._retriever: Any = None
         self._retriever_tried = False
         self._retriever_lock = threading.RLock()
+        self._index_jobs: list[Any] = []  # indexing child processes, stopped on exit
 
     # --- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -105,18 +109,33 @@ class ProbLLMsApp(App):
             self.notify("No questions loaded: start with --bank FILE.jsonl|.csv", severity="warning", timeout=12)
         if self.store.problem:
             self.notify(self.store.problem, severity="error", timeout=15)
+        if self.instance.problem:
+            self.notify(self.instance.problem, severity="warning", timeout=15)
         for text in self._settings_problems:
             self.notify(text, severity="warning")
         self.load_model(self.config.model or self.settings.model or None)
         self._refresh_status()
 
     def on_unmount(self) -> None:
+        # Quitting never waits for work in flight (lifecycle.py): workers are told to stop,
+        # indexing children to stop at their next file, and a model busy inside llama.cpp
+        # (loading, scoring) is left to the process exit instead of being waited for.
         self.workers.cancel_all()
-        with self._engine_lock:
-            if self.engine is not None:
-                self.engine.close()
-                self.engine = None
+        for job in self._index_jobs:
+            job.stop()
+        if self._engine_lock.acquire(timeout=0.05):
+            try:
+                if self.engine is not None:
+                    self.engine.close()
+                    self.engine = None
+            finally:
+                self._engine_lock.release()
         self.store.close()
+        self.instance.release()
+
+    def track_index_job(self, job: Any) -> None:
+        """Keep an indexing child to stop on exit (called from the worker that started it)."""
+        self._index_jobs.append(job)
 
     # --- the model ----------------------------------------------------------------------
     @property
@@ -211,6 +230,8 @@ class ProbLLMsApp(App):
         # the embedder; never before the first frame.
         existing = self.retriever()
         if self.config.notes_indexer is not None and (existing is None or self.config.notes_dir is not None):
+            if not self.instance.owner:  # the other instance indexes; Chroma takes one writer
+                return
             self._index_notes(first_time=existing is None)
 
     def _index_notes(self, *, first_time: bool) -> None:
@@ -234,16 +255,18 @@ class ProbLLMsApp(App):
         worker = get_current_worker()
 
         def progress(done: int, total: int, path: str) -> None:
-            # Quitting cancels the worker; stop between files rather than hold the exit until
-            # every file is embedded. The index is incremental: the next start finishes it.
             if worker.is_cancelled:
                 raise _IndexingCancelled
 
         try:
-            report = self.config.notes_indexer(notes, self.config.data_dir, progress=progress)
-        except _IndexingCancelled:
-            return
+            # Quitting cancels the worker; the indexer (a child process) is told to stop at its
+            # next file and not waited for. The index is incremental: the next start finishes it.
+            report = self.config.notes_indexer(notes, self.config.data_dir, progress=progress,
+                                               should_stop=lambda: worker.is_cancelled,
+                                               started=self.track_index_job)
         except Exception as exc:
+            if worker.is_cancelled:
+                return
             self.from_thread(self.notify, f"Notes not indexed: {one_line(exc)} (Notes screen F5, ctrl+r to retry)",
                              severity="warning", timeout=12)
             return

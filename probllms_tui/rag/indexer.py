@@ -95,7 +95,7 @@ def build_index(notes_dir: Path, data_dir: Path | None = None, *, rebuild: bool 
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise store.NotesIndexError(f"another `notes index` is writing this index (lock {lock.lock_file}); "
+        raise store.IndexBusyError(f"another `notes index` is writing this index (lock {lock.lock_file}); "
                                     "wait for it to finish") from None
     try:
         if rebuild:
