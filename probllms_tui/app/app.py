@@ -100,6 +100,10 @@ class ProbLLMsApp(App):
         self._retriever_tried = False
         self._retriever_lock = threading.RLock()
         self._index_jobs: list[Any] = []  # indexing child processes, stopped on exit
+        self._released = False
+        # Set by lifecycle.run_then_exit for the real process: quit ends it at once instead of
+        # tearing down every widget first (tests under run_test keep Textual's normal exit).
+        self.exit_at_once = False
 
     # --- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -117,13 +121,23 @@ class ProbLLMsApp(App):
         self._refresh_status()
 
     def on_unmount(self) -> None:
-        # Quitting never waits for work in flight (lifecycle.py): workers are told to stop,
-        # indexing children to stop at their next file, and a model busy inside llama.cpp
-        # (loading, scoring) is left to the process exit instead of being waited for.
+        self.release()
+
+    def release(self, *, close_engine: bool = True) -> None:
+        """Let go of everything that must be let go of before the process ends (idempotent).
+
+        Quitting never waits for work in flight (lifecycle.py): workers are told to stop,
+        indexing children to stop at their next file, and a model busy inside llama.cpp
+        (loading, scoring) is left to the process exit instead of being waited for.
+        ``close_engine=False`` when the process ends next: the kernel frees the model faster.
+        """
+        if self._released:
+            return
+        self._released = True
         self.workers.cancel_all()
         for job in self._index_jobs:
             job.stop()
-        if self._engine_lock.acquire(timeout=0.05):
+        if close_engine and self._engine_lock.acquire(timeout=0.05):
             try:
                 if self.engine is not None:
                     self.engine.close()
@@ -338,6 +352,13 @@ class ProbLLMsApp(App):
         self.status_text = "  │  ".join(parts)
 
     # --- actions ------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        if self.exit_at_once:
+            from probllms_tui.app.lifecycle import leave_now
+
+            leave_now(self)  # does not return
+        await super().action_quit()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
