@@ -74,7 +74,9 @@ def quit_once(state: str, data_dir: Path, *, notes: Path | None = None, wait: fl
         cmd += ["--notes", str(notes)]
     if wait:
         cmd += ["--wait", str(wait)]
-    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(REPO_ROOT)}
+    trace = data_dir.parent / f"{data_dir.name}.trace"
+    trace.unlink(missing_ok=True)
+    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(REPO_ROOT), "PROBLLMS_QUIT_TRACE": str(trace)}
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
                             start_new_session=True)
     os.close(slave)
@@ -114,8 +116,17 @@ def quit_once(state: str, data_dir: Path, *, notes: Path | None = None, wait: fl
             code = proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"{state}: the app did not exit within 60 s of {ready['key']}") from None
-        result["latency_s"] = time.monotonic() - pressed
+        ended = time.monotonic()
+        result["latency_s"] = ended - pressed
         result["exit_code"] = code
+        # Where the time went: key press -> quit action -> each release step -> process gone.
+        steps, last = [], pressed
+        for line in (trace.read_text().splitlines() if trace.exists() else []):
+            name, _, t = line.rpartition(" ")
+            steps.append(f"{name} +{float(t) - last:.3f}")
+            last = float(t)
+        steps.append(f"exit +{ended - last:.3f}")
+        result["steps"] = ", ".join(steps)
         # The indexing child the app left behind must stop by itself (at its next file).
         left = [pid for pid in ready["index_pids"] if _alive(pid)]
         result["index_child_alive_at_exit"] = bool(left)
@@ -187,7 +198,8 @@ def main() -> None:
                 print(f"  {state:10} try {i + 1:2}: {r['latency_s']:.3f} s  exit {r['exit_code']}"
                       + (f"  indexer stopped {r['index_child_stopped_after_s']} s later"
                          if r["index_child_alive_at_exit"] else "")
-                      + ("" if r.get("store_ok", True) else "  STORE DAMAGED"), flush=True)
+                      + ("" if r.get("store_ok", True) else "  STORE DAMAGED")
+                      + (f"  [{r['steps']}]" if r["latency_s"] > 1.0 else ""), flush=True)
                 shutil.rmtree(home, ignore_errors=True)
             print(f"{state:10} p50 {percentile(lat, 50):.3f} s  max {max(lat):.3f} s  (n={len(lat)})", flush=True)
     finally:

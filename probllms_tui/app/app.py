@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from probllms_tui.app.config import AppConfig
-from probllms_tui.app.lifecycle import InstanceLock
+from probllms_tui.app.lifecycle import InstanceLock, trace
 from probllms_tui.app.screens.help import HelpScreen
 from probllms_tui.app.screens.practice import PracticeScreen
 from probllms_tui.app.session import PracticeSession, QuestionBank, builtin_bank
@@ -127,7 +127,7 @@ class ProbLLMsApp(App):
         """Let go of everything that must be let go of before the process ends (idempotent).
 
         Quitting never waits for work in flight (lifecycle.py): workers are told to stop,
-        indexing children to stop at their next file, and a model busy inside llama.cpp
+        indexing children to stop (at once, or after the Chroma write in flight), and a model busy inside llama.cpp
         (loading, scoring) is left to the process exit instead of being waited for.
         ``close_engine=False`` when the process ends next: the kernel frees the model faster.
         """
@@ -137,6 +137,7 @@ class ProbLLMsApp(App):
         self.workers.cancel_all()
         for job in self._index_jobs:
             job.stop()
+        trace("workers told")
         if close_engine and self._engine_lock.acquire(timeout=0.05):
             try:
                 if self.engine is not None:
@@ -144,7 +145,9 @@ class ProbLLMsApp(App):
                     self.engine = None
             finally:
                 self._engine_lock.release()
+        trace("engine")
         self.store.close()
+        trace("store closed")
         self.instance.release()
 
     def track_index_job(self, job: Any) -> None:
@@ -274,7 +277,7 @@ class ProbLLMsApp(App):
 
         try:
             # Quitting cancels the worker; the indexer (a child process) is told to stop at its
-            # next file and not waited for. The index is incremental: the next start finishes it.
+            # next safe point and not waited for. The index is incremental: the next start finishes it.
             report = self.config.notes_indexer(notes, self.config.data_dir, progress=progress,
                                                should_stop=lambda: worker.is_cancelled,
                                                started=self.track_index_job)

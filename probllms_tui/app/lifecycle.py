@@ -83,8 +83,10 @@ def leave_now(app, code: int = 0) -> NoReturn:
     loaded 2-core machine. Everything that matters is done here: the app releases the store,
     the model and its indexing children, the terminal is restored, and the process ends.
     """
+    trace("quit")
     try:
         app.release(close_engine=False)
+        trace("released")
     finally:
         driver = app._driver
         if driver is not None:
@@ -93,7 +95,19 @@ def leave_now(app, code: int = 0) -> NoReturn:
                 driver.close()  # the writer thread flushes the escape codes that restore the terminal
             except Exception:  # noqa: BLE001  a vanished terminal must not keep us here
                 pass
+        trace("terminal restored")
         _flush_and_exit(code)
+
+
+def trace(step: str) -> None:
+    """Append ``step monotonic-time`` to $PROBLLMS_QUIT_TRACE (benchmarks/quit_latency.py
+    reads it to say where a slow quit spent its time); nothing when unset."""
+    path = os.environ.get("PROBLLMS_QUIT_TRACE")
+    if path:
+        import time
+
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{step} {time.monotonic()}\n")
 
 
 def _flush_and_exit(code: int) -> NoReturn:

@@ -1,9 +1,9 @@
 """Index the notes in a child process that the app can stop, or abandon, at any moment.
 
 Why a process and not a thread: embedding a batch (torch) and writing it (Chroma) cannot be
-interrupted in-process, and on a busy 2-core laptop one batch takes seconds. Quitting the app
-used to wait for it. Now the app sends SIGTERM and leaves at once; the child finishes the
-batch it is writing, stops at the next file boundary and exits, so nothing is left
+interrupted in-process, and on a busy 2-core laptop one batch takes seconds to a minute.
+Quitting the app used to wait for it. Now the app sends SIGTERM and leaves at once; the child
+stops at once unless a Chroma write is in flight, which it finishes first, so nothing is left
 half-written. If the app itself is killed, the child notices (its parent changes) and stops
 the same way. The indexer is incremental, so the next start carries on from there.
 
@@ -19,8 +19,10 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from probllms_tui.core.errors import ProbLLMsError
@@ -38,32 +40,64 @@ class IndexingFailed(ProbLLMsError):
 
 
 # --- the child -------------------------------------------------------------------------------
+class _StopPoint:
+    """Where the child may stop: at once outside a Chroma write, right after one inside it.
+
+    Embedding a batch (and importing torch first) takes tens of seconds on a loaded machine and
+    writes nothing, so stopping there loses only work the next run redoes; stopping inside a
+    write could leave Chroma's files half-written, so a write in flight always finishes first.
+    """
+
+    def __init__(self, say):
+        self.say = say
+        self.writing = 0
+        self.requested = False
+
+    @contextmanager
+    def writes(self):
+        self.writing += 1
+        try:
+            yield
+        finally:
+            self.writing -= 1
+            if self.requested and not self.writing:
+                self.leave()
+
+    def request(self, *_args) -> None:  # a signal handler: runs between bytecodes of the main thread
+        self.requested = True
+        if not self.writing:
+            self.leave()
+
+    def leave(self) -> None:
+        self.say({"stopped": True})
+        os._exit(EXIT_STOPPED)
+
+
+def _watch_parent(parent: int) -> None:
+    # The app was killed (kill -9, a closed terminal): stop as if it had asked.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _child(argv: list[str]) -> int:
     notes_dir, data_dir = Path(argv[0]), Path(argv[1])
     rebuild = "--rebuild" in argv[2:]
     parent = os.getppid()
-    stop = {"requested": False}
-
-    def on_term(signum, frame) -> None:  # noqa: ARG001
-        # Only a flag: the batch being embedded or written finishes first.
-        stop["requested"] = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's ctrl+c belongs to the app
 
     def say(obj: dict) -> None:
         try:
             sys.stdout.write(json.dumps(obj) + "\n")
             sys.stdout.flush()
-        except (BrokenPipeError, OSError):  # the app is gone: keep going to a clean stop
-            stop["requested"] = True
+        except (BrokenPipeError, OSError):  # the app is gone; the watchdog stops us
+            pass
 
-    def stopping() -> bool:
-        return stop["requested"] or os.getppid() != parent
+    stop = _StopPoint(say)
+    signal.signal(signal.SIGTERM, stop.request)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's ctrl+c belongs to the app
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
     def progress(done: int, total: int, path: str) -> None:
-        if stopping():
-            raise IndexingStopped
         say({"progress": [done, total, path]})
 
     from probllms_tui.rag.indexer import build_index
@@ -72,16 +106,13 @@ def _child(argv: list[str]) -> int:
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:
         try:
-            report = build_index(notes_dir, data_dir, rebuild=rebuild, progress=progress)
+            report = build_index(notes_dir, data_dir, rebuild=rebuild, progress=progress, writes=stop.writes)
             break
         except IndexBusyError as exc:
-            if stopping() or time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 say({"error": exc.message})
                 return 2
             time.sleep(0.5)
-        except IndexingStopped:
-            say({"stopped": True})
-            return EXIT_STOPPED
         except ProbLLMsError as exc:
             say({"error": exc.message})
             return 2

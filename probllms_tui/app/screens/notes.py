@@ -109,7 +109,7 @@ class NotesScreen(Screen):
         # until the fresh index is opened.
         app.forget_retriever()
         try:
-            # A child process: quitting mid-rebuild stops it at the next file, without waiting.
+            # A child process: quitting mid-rebuild stops it at its next safe point, without waiting.
             (app.config.notes_indexer or index_real_notes)(
                 self.notes_dir(), app.config.data_dir, rebuild=True, progress=progress,
                 should_stop=lambda: worker.is_cancelled, started=app.track_index_job)
