@@ -63,20 +63,22 @@ def _alive(pid: int) -> bool:
 
 
 def quit_once(state: str, data_dir: Path, *, notes: Path | None = None, wait: float = 0.0,
-              timeout: float = 300.0, child_timeout: float = 120.0) -> dict:
+              timeout: float = 300.0, child_timeout: float = 120.0, prefix: list[str] = (),
+              env: dict | None = None) -> dict:
     """Start the app in ``state``, press its quit key, return the timings and checks."""
     report = data_dir.parent / f"{data_dir.name}.report.jsonl"
     report.unlink(missing_ok=True)
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    cmd = [sys.executable, str(DRIVER), state, str(data_dir), str(report)]
+    cmd = [*prefix, sys.executable, str(DRIVER), state, str(data_dir), str(report)]  # prefix: e.g. unshare -rn
     if notes is not None:
         cmd += ["--notes", str(notes)]
     if wait:
         cmd += ["--wait", str(wait)]
     trace = data_dir.parent / f"{data_dir.name}.trace"
     trace.unlink(missing_ok=True)
-    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(REPO_ROOT), "PROBLLMS_QUIT_TRACE": str(trace)}
+    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(REPO_ROOT), "PROBLLMS_QUIT_TRACE": str(trace),
+           **(env or {})}
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
                             start_new_session=True)
     os.close(slave)
