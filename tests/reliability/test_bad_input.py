@@ -182,14 +182,14 @@ def test_dataset_rows_malformed(tmp_path):
     rows.write_text('{"id": "1", "question": {"stem": "q"}}\nnot json at all\n')
     argv = ["data", "mcqa", "--source", "arc-easy", "--split", "train", "--from", str(rows),
             "--out", str(tmp_path / "out.jsonl")]
-    assert_one_line_error(run("probllms-train", argv), "arc.jsonl")
+    assert_one_line_error(run("probllms-train", argv), "arc.jsonl:1:")
 
 
 def test_dataset_preference_student_file_not_json(tmp_path):
     bad = tmp_path / "student.json"
     bad.write_text("[{\"prompt\": \"unterminated")
     argv = ["data", "preference", "--out", str(tmp_path / "pairs"), "--student", str(bad)]
-    assert_one_line_error(run("probllms-train", argv), "student.json")
+    assert_one_line_error(run("probllms-train", argv), "student.json:1: invalid JSON")
 
 
 def test_dataset_bench_bank_not_utf8(tmp_path, default_gguf):
@@ -206,9 +206,9 @@ NOTES = {
     "notes-wrong-encoding": ("latin1.txt", "not UTF-8"),
     "notes-symlink-loop": ("loop.md", "symbolic links"),
     "notes-dangling-symlink": ("dangling.md", "No such file"),
-    "notes-fake-pdf": ("slides.pdf", ""),
-    "notes-truncated-pdf": ("cut.pdf", ""),
-    "notes-unreadable-folder-entry": ("locked.md", ""),
+    "notes-fake-pdf": ("slides.pdf", "corrupt PDF"),
+    "notes-truncated-pdf": ("cut.pdf", "corrupt PDF"),
+    "notes-unreadable-folder-entry": ("locked.md", "cannot read"),
 }
 
 
