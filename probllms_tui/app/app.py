@@ -52,6 +52,9 @@ def _notes_screen() -> Screen:
     return NotesScreen()
 
 
+STORE_CLOSE_WAIT_S = 0.3
+
+
 class _IndexingCancelled(Exception):
     """Raised from the indexer's progress callback when the app is quitting."""
 
@@ -123,13 +126,16 @@ class ProbLLMsApp(App):
     def on_unmount(self) -> None:
         self.release()
 
-    def release(self, *, close_engine: bool = True) -> None:
+    def release(self, *, ending: bool = False) -> None:
         """Let go of everything that must be let go of before the process ends (idempotent).
 
         Quitting never waits for work in flight (lifecycle.py): workers are told to stop,
-        indexing children to stop (at once, or after the Chroma write in flight), and a model busy inside llama.cpp
-        (loading, scoring) is left to the process exit instead of being waited for.
-        ``close_engine=False`` when the process ends next: the kernel frees the model faster.
+        indexing children to stop (at once, or after the Chroma write in flight), and a model
+        busy inside llama.cpp (loading, scoring) is left to the process exit, not waited for.
+        ``ending``: the process ends next, so the kernel frees the model, and closing the store
+        gets at most STORE_CLOSE_WAIT_S: closing checkpoints the WAL with fsyncs that took
+        seconds on a busy disk, and every answer is already committed (a checkpoint cut short
+        is safe; the next open replays the WAL).
         """
         if self._released:
             return
@@ -138,15 +144,19 @@ class ProbLLMsApp(App):
         for job in self._index_jobs:
             job.stop()
         trace("workers told")
-        if close_engine and self._engine_lock.acquire(timeout=0.05):
+        if not ending and self._engine_lock.acquire(timeout=0.05):
             try:
                 if self.engine is not None:
                     self.engine.close()
                     self.engine = None
             finally:
                 self._engine_lock.release()
-        trace("engine")
-        self.store.close()
+        if ending:
+            closer = threading.Thread(target=self.store.close, name="store-close", daemon=True)
+            closer.start()
+            closer.join(STORE_CLOSE_WAIT_S)
+        else:
+            self.store.close()
         trace("store closed")
         self.instance.release()
 

@@ -85,7 +85,7 @@ def leave_now(app, code: int = 0) -> NoReturn:
     """
     trace("quit")
     try:
-        app.release(close_engine=False)
+        app.release(ending=True)
         trace("released")
     finally:
         driver = app._driver
