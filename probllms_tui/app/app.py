@@ -256,12 +256,16 @@ class ProbLLMsApp(App):
         # After the model loads, so the first answer does not wait seconds for chromadb and
         # the embedder; never before the first frame.
         existing = self.retriever()
-        if self.config.notes_indexer is not None and (existing is None or self.config.notes_dir is not None):
+        # A build cut short (quit or kill mid-index, mid-rebuild) is finished now, or answers
+        # would cite part of the notes until the student thought of rebuilding.
+        unfinished = getattr(existing, "unfinished_notes_dir", lambda: None)()
+        if self.config.notes_indexer is not None and (
+                existing is None or self.config.notes_dir is not None or unfinished is not None):
             if not self.instance.owner:  # the other instance indexes; Chroma takes one writer
                 return
-            self._index_notes(first_time=existing is None)
+            self._index_notes(first_time=existing is None, folder=unfinished)
 
-    def _index_notes(self, *, first_time: bool) -> None:
+    def _index_notes(self, *, first_time: bool, folder: Path | None = None) -> None:
         """Index the notes in the background (in the retriever worker).
 
         Why automatically: a new student starts the app and asks a question; sources should
@@ -270,7 +274,7 @@ class ProbLLMsApp(App):
         unchanged folder costs a hash per file. Answers meanwhile come without sources (the
         retriever lock is not held while indexing), then cite the notes.
         """
-        notes = self.config.notes_folder()
+        notes = self.config.notes_dir or folder or self.config.notes_folder()
         if not notes.is_dir():
             if self.config.notes_dir is not None:
                 self.from_thread(self.notify, f"--notes {notes}: folder not found; answers use no notes",

@@ -109,6 +109,9 @@ def build_index(notes_dir: Path, data_dir: Path | None = None, *, rebuild: bool 
         where = store.where(data_dir, chroma_url)
         with writes():
             col = store.open_collection(client, where, expected_metadata(embedder), create=True)
+            # Unfinished until the last write below: a start after a kill or a quit mid-build
+            # sees this and finishes the job (app.py) instead of answering from part of the notes.
+            col.modify(metadata={**(col.metadata or {}), "notes_dir": str(notes_dir), "complete": False})
         return _index(col, store.batch_size(client), notes_dir, embedder, progress, warn or (lambda m: None),
                       writes)
     finally:
@@ -187,7 +190,8 @@ def _index(col, limit: int, notes_dir: Path, embedder: Embedder, progress: Progr
             report["removed"] += 1
             report["chunks_removed"] += len(gone)
     meta = dict(col.metadata or {})
-    meta.update({"notes_dir": str(notes_dir), "last_indexed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    meta.update({"notes_dir": str(notes_dir), "complete": True,
+                 "last_indexed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     with writes():
         col.modify(metadata=meta)
     report["chunks_total"] = col.count()
