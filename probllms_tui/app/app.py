@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from probllms_tui.app.config import AppConfig
+from probllms_tui.app.lifecycle import InstanceLock, trace
 from probllms_tui.app.screens.help import HelpScreen
 from probllms_tui.app.screens.practice import PracticeScreen
 from probllms_tui.app.session import PracticeSession, QuestionBank, builtin_bank
@@ -49,6 +50,9 @@ def _notes_screen() -> Screen:
     from probllms_tui.app.screens.notes import NotesScreen
 
     return NotesScreen()
+
+
+STORE_CLOSE_WAIT_S = 0.3
 
 
 class _IndexingCancelled(Exception):
@@ -81,6 +85,8 @@ class ProbLLMsApp(App):
     def __init__(self, config: AppConfig):
         super().__init__()
         self.config = config
+        # Before the store: the first app on a data dir owns its notes index (lifecycle.py).
+        self.instance = InstanceLock(config.data_dir)
         self.store = Store.open(config.data_dir)
         self.settings, self._settings_problems = self.store.load_settings()
         paths = list(config.banks)
@@ -99,6 +105,11 @@ class ProbLLMsApp(App):
         self._retriever: Any = None
         self._retriever_tried = False
         self._retriever_lock = threading.RLock()
+        self._index_jobs: list[Any] = []  # indexing child processes, stopped on exit
+        self._released = False
+        # Set by lifecycle.run_then_exit for the real process: quit ends it at once instead of
+        # tearing down every widget first (tests under run_test keep Textual's normal exit).
+        self.exit_at_once = False
 
     # --- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -112,18 +123,53 @@ class ProbLLMsApp(App):
             self.notify("No questions loaded: start with --bank FILE.jsonl|.csv", severity="warning", timeout=12)
         if self.store.problem:
             self.notify(self.store.problem, severity="error", timeout=15)
+        if self.instance.problem:
+            self.notify(self.instance.problem, severity="warning", timeout=15)
         for text in self._settings_problems:
             self.notify(text, severity="warning")
         self.load_model(self.config.model or self.settings.model or None)
         self._refresh_status()
 
     def on_unmount(self) -> None:
+        self.release()
+
+    def release(self, *, ending: bool = False) -> None:
+        """Let go of everything that must be let go of before the process ends (idempotent).
+
+        Quitting never waits for work in flight (lifecycle.py): workers are told to stop,
+        indexing children to stop (at once, or after the Chroma write in flight), and a model
+        busy inside llama.cpp (loading, scoring) is left to the process exit, not waited for.
+        ``ending``: the process ends next, so the kernel frees the model, and closing the store
+        gets at most STORE_CLOSE_WAIT_S: closing checkpoints the WAL with fsyncs that took
+        seconds on a busy disk, and every answer is already committed (a checkpoint cut short
+        is safe; the next open replays the WAL).
+        """
+        if self._released:
+            return
+        self._released = True
         self.workers.cancel_all()
-        with self._engine_lock:
-            if self.engine is not None:
-                self.engine.close()
-                self.engine = None
-        self.store.close()
+        for job in self._index_jobs:
+            job.stop()
+        trace("workers told")
+        if not ending and self._engine_lock.acquire(timeout=0.05):
+            try:
+                if self.engine is not None:
+                    self.engine.close()
+                    self.engine = None
+            finally:
+                self._engine_lock.release()
+        if ending:
+            closer = threading.Thread(target=self.store.close, name="store-close", daemon=True)
+            closer.start()
+            closer.join(STORE_CLOSE_WAIT_S)
+        else:
+            self.store.close()
+        trace("store closed")
+        self.instance.release()
+
+    def track_index_job(self, job: Any) -> None:
+        """Keep an indexing child to stop on exit (called from the worker that started it)."""
+        self._index_jobs.append(job)
 
     # --- the model ----------------------------------------------------------------------
     @property
@@ -244,10 +290,16 @@ class ProbLLMsApp(App):
         # After the model loads, so the first answer does not wait seconds for chromadb and
         # the embedder; never before the first frame.
         existing = self.retriever()
-        if self.config.notes_indexer is not None and (existing is None or self.config.notes_dir is not None):
-            self._index_notes(first_time=existing is None)
+        # A build cut short (quit or kill mid-index, mid-rebuild) is finished now, or answers
+        # would cite part of the notes until the student thought of rebuilding.
+        unfinished = getattr(existing, "unfinished_notes_dir", lambda: None)()
+        if self.config.notes_indexer is not None and (
+                existing is None or self.config.notes_dir is not None or unfinished is not None):
+            if not self.instance.owner:  # the other instance indexes; Chroma takes one writer
+                return
+            self._index_notes(first_time=existing is None, folder=unfinished)
 
-    def _index_notes(self, *, first_time: bool) -> None:
+    def _index_notes(self, *, first_time: bool, folder: Path | None = None) -> None:
         """Index the notes in the background (in the retriever worker).
 
         Why automatically: a new student starts the app and asks a question; sources should
@@ -256,7 +308,7 @@ class ProbLLMsApp(App):
         unchanged folder costs a hash per file. Answers meanwhile come without sources (the
         retriever lock is not held while indexing), then cite the notes.
         """
-        notes = self.config.notes_folder()
+        notes = self.config.notes_dir or folder or self.config.notes_folder()
         if not notes.is_dir():
             if self.config.notes_dir is not None:
                 self.from_thread(self.notify, f"--notes {notes}: folder not found; answers use no notes",
@@ -268,16 +320,18 @@ class ProbLLMsApp(App):
         worker = get_current_worker()
 
         def progress(done: int, total: int, path: str) -> None:
-            # Quitting cancels the worker; stop between files rather than hold the exit until
-            # every file is embedded. The index is incremental: the next start finishes it.
             if worker.is_cancelled:
                 raise _IndexingCancelled
 
         try:
-            report = self.config.notes_indexer(notes, self.config.data_dir, progress=progress)
-        except _IndexingCancelled:
-            return
+            # Quitting cancels the worker; the indexer (a child process) is told to stop at its
+            # next safe point and not waited for. The index is incremental: the next start finishes it.
+            report = self.config.notes_indexer(notes, self.config.data_dir, progress=progress,
+                                               should_stop=lambda: worker.is_cancelled,
+                                               started=self.track_index_job)
         except Exception as exc:
+            if worker.is_cancelled:
+                return
             self.from_thread(self.notify, f"Notes not indexed: {one_line(exc)} (Notes screen F5, ctrl+r to retry)",
                              severity="warning", timeout=12)
             return
@@ -351,6 +405,13 @@ class ProbLLMsApp(App):
         self.status_text = "  │  ".join(parts)
 
     # --- actions ------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        if self.exit_at_once:
+            from probllms_tui.app.lifecycle import leave_now
+
+            leave_now(self)  # does not return
+        await super().action_quit()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -24,12 +24,29 @@ def open_real_retriever(data_dir: Path) -> Any | None:
     return open_retriever(data_dir)
 
 
-def index_real_notes(notes_dir: Path, data_dir: Path, progress=None) -> dict:
+def index_real_notes(notes_dir: Path, data_dir: Path, progress=None, *, rebuild: bool = False,
+                     should_stop: Callable[[], bool] = lambda: False,
+                     started: Callable[[Any], None] | None = None) -> dict:
     # Incremental: unchanged files are not re-embedded (rag/indexer.py). Skipped files come
-    # back in the report's "skipped" list, which the app shows.
-    from probllms_tui.rag.service import build_index
+    # back in the report's "skipped" list, which the app shows. In a child process that the
+    # app stops without waiting when the student quits (rag/background.py).
+    from probllms_tui.rag.background import index_in_child
 
-    return build_index(notes_dir, data_dir, progress=progress)
+    report = index_in_child(notes_dir, data_dir, rebuild=rebuild, progress=progress,
+                            should_stop=should_stop, started=started)
+    forget_chroma_clients()
+    return report
+
+
+def forget_chroma_clients() -> None:
+    """After another process wrote the index, drop this process's cached Chroma clients so
+    the retriever reopens what is on disk, not its stale in-memory copy."""
+    import sys
+
+    if "chromadb" in sys.modules:  # never import chromadb just to clear it
+        from probllms_tui.rag.store import wipe_cache
+
+        wipe_cache()
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from probllms_tui.app.lifecycle import run_then_exit
+
 
 def launch(model: str | None = None, banks: list[Path] | None = None, notes: Path | None = None,
            data_dir: Path | None = None, models_dir: Path | None = None, rag: bool = True) -> None:
@@ -18,4 +20,5 @@ def launch(model: str | None = None, banks: list[Path] | None = None, notes: Pat
     config = AppConfig(data_dir=resolve_data_dir(data_dir), models_dir=models_dir, model=model,
                        banks=[Path(b) for b in banks or []], notes_dir=notes, rag=rag,
                        notes_indexer=index_real_notes)
-    ProbLLMsApp(config).run()
+    # Never returns: the process ends as soon as the app has closed the store (lifecycle.py).
+    run_then_exit(ProbLLMsApp(config))

@@ -55,10 +55,17 @@ def index_command(
                          chroma_url=chroma_url, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     if as_json:
         print(json.dumps(report, indent=2))
-        return
-    print(f"indexed {report['indexed']} file(s), {report['unchanged']} unchanged, {report['removed']} removed, "
-          f"{len(report['skipped'])} skipped; {report['chunks_total']} chunks in the index "
-          f"({report['seconds']:.1f} s) from {report['notes_dir']}")
+    else:
+        print(f"indexed {report['indexed']} file(s), {report['unchanged']} unchanged, {report['removed']} removed, "
+              f"{len(report['skipped'])} skipped; {report['chunks_total']} chunks in the index "
+              f"({report['seconds']:.1f} s) from {report['notes_dir']}")
+    if report["skipped"]:
+        # The good files are indexed; a script still learns that some notes are missing.
+        first = report["skipped"][0]
+        more = f" and {len(report['skipped']) - 1} more" if len(report["skipped"]) > 1 else ""
+        print(f"error: skipped {first['path']}: {first['reason']}{more} (the other notes are indexed)",
+              file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @notes_app.command("search")

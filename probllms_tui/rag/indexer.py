@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +24,7 @@ from probllms_tui.rag.embedder import Embedder, default_embedder
 from probllms_tui.rag.loaders import LoadError, discover, load_segments, read_bytes
 
 Progress = Callable[[int, int, str], None]
+Writes = Callable[[], AbstractContextManager]  # wraps every write to Chroma (see rag/background.py)
 FLUSH_CHUNKS = 256  # embed across files in batches this big: per-file batches starve the model
 
 
@@ -81,7 +83,8 @@ class _Pending:
 
 def build_index(notes_dir: Path, data_dir: Path | None = None, *, rebuild: bool = False,
                 progress: Progress | None = None, chroma_url: str | None = None,
-                warn: Callable[[str], None] | None = None, embedder: Embedder | None = None) -> dict:
+                warn: Callable[[str], None] | None = None, embedder: Embedder | None = None,
+                writes: Writes = nullcontext) -> dict:
     """Index ``notes_dir`` into the data dir's Chroma (or ``chroma_url``); returns a report."""
     notes_dir = Path(notes_dir).expanduser().resolve()
     if not notes_dir.is_dir():
@@ -95,21 +98,28 @@ def build_index(notes_dir: Path, data_dir: Path | None = None, *, rebuild: bool 
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise store.NotesIndexError(f"another `notes index` is writing this index (lock {lock.lock_file}); "
+        raise store.IndexBusyError(f"another `notes index` is writing this index (lock {lock.lock_file}); "
                                     "wait for it to finish") from None
     try:
         if rebuild:
-            store.wipe(data_dir, chroma_url)
-        client = store.connect(data_dir, chroma_url)
+            with writes():
+                store.wipe(data_dir, chroma_url)
+        with writes():  # a first connect creates and migrates Chroma's files
+            client = store.connect(data_dir, chroma_url)
         where = store.where(data_dir, chroma_url)
-        col = store.open_collection(client, where, expected_metadata(embedder), create=True)
-        return _index(col, store.batch_size(client), notes_dir, embedder, progress, warn or (lambda m: None))
+        with writes():
+            col = store.open_collection(client, where, expected_metadata(embedder), create=True)
+            # Unfinished until the last write below: a start after a kill or a quit mid-build
+            # sees this and finishes the job (app.py) instead of answering from part of the notes.
+            col.modify(metadata={**(col.metadata or {}), "notes_dir": str(notes_dir), "complete": False})
+        return _index(col, store.batch_size(client), notes_dir, embedder, progress, warn or (lambda m: None),
+                      writes)
     finally:
         lock.release()
 
 
 def _index(col, limit: int, notes_dir: Path, embedder: Embedder, progress: Progress | None,
-           warn: Callable[[str], None]) -> dict:
+           warn: Callable[[str], None], writes: Writes = nullcontext) -> dict:
     started = time.perf_counter()
     indexed = _indexed_files(col)
     files = list(discover(notes_dir))
@@ -130,12 +140,14 @@ def _index(col, limit: int, notes_dir: Path, embedder: Embedder, progress: Progr
         for p in pending:
             n = len(p.chunks)
             ids = [chunk_id(p.rel, i, c) for i, c in enumerate(p.chunks)]
-            if n:
-                store.upsert(col, limit, ids, vectors[offset:offset + n], [c.text for c in p.chunks],
-                             [chunk_metadata(p.display, p.rel, p.file_hash, i, n, c) for i, c in enumerate(p.chunks)])
-            offset += n
             old = indexed.get(p.rel, _FileVersions()).ids_except(p.file_hash)
-            store.delete_ids(col, limit, old)  # only after the new version is stored
+            with writes():
+                if n:
+                    store.upsert(col, limit, ids, vectors[offset:offset + n], [c.text for c in p.chunks],
+                                 [chunk_metadata(p.display, p.rel, p.file_hash, i, n, c)
+                                  for i, c in enumerate(p.chunks)])
+                store.delete_ids(col, limit, old)  # only after the new version is stored
+            offset += n
             report["indexed"] += 1
             report["chunks_added"] += n
             report["chunks_removed"] += len(old)
@@ -151,7 +163,8 @@ def _index(col, limit: int, notes_dir: Path, embedder: Embedder, progress: Progr
             versions = indexed.get(rel, _FileVersions())
             if versions.complete(file_hash):
                 stale = versions.ids_except(file_hash)  # left by a run killed mid-replace
-                store.delete_ids(col, limit, stale)
+                with writes():
+                    store.delete_ids(col, limit, stale)
                 report["chunks_removed"] += len(stale)
                 report["unchanged"] += 1
             else:
@@ -172,12 +185,15 @@ def _index(col, limit: int, notes_dir: Path, embedder: Embedder, progress: Progr
     for rel, versions in indexed.items():
         if rel not in seen:  # deleted from the folder (or the index moved to another folder)
             gone = versions.all_ids()
-            store.delete_ids(col, limit, gone)
+            with writes():
+                store.delete_ids(col, limit, gone)
             report["removed"] += 1
             report["chunks_removed"] += len(gone)
     meta = dict(col.metadata or {})
-    meta.update({"notes_dir": str(notes_dir), "last_indexed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-    col.modify(metadata=meta)
+    meta.update({"notes_dir": str(notes_dir), "complete": True,
+                 "last_indexed": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    with writes():
+        col.modify(metadata=meta)
     report["chunks_total"] = col.count()
     report["seconds"] = round(time.perf_counter() - started, 3)
     report["embed_seconds"] = round(report["embed_seconds"], 3)

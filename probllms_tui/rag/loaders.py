@@ -37,7 +37,9 @@ def discover(notes_dir: Path) -> Iterator[Path]:
         rel = path.relative_to(notes_dir)
         if any(part.startswith(".") for part in rel.parts):
             continue
-        if path.suffix.lower() in TEXT_SUFFIXES and path.is_file():
+        # A note-named symlink that leads nowhere (dangling, a loop) is yielded too: reading it
+        # fails with a warning naming it, instead of the file silently missing from the index.
+        if path.suffix.lower() in TEXT_SUFFIXES and (path.is_file() or (path.is_symlink() and not path.is_dir())):
             yield path
 
 

@@ -61,6 +61,11 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def unfinished_notes_dir(self) -> Path | None:
+        """The folder of a build that was killed or stopped part-way, else None (indexer.py)."""
+        meta = self._col.metadata or {}
+        return Path(meta["notes_dir"]) if meta.get("complete") is False and meta.get("notes_dir") else None
+
     def vector_ranking(self, query: str, n: int) -> list[int]:
         vec = self.embedder.encode([query])
         return self.vector_ranking_for(vec, n)

@@ -24,6 +24,10 @@ class NotesIndexError(ProbLLMsError):
     """The notes index cannot be used as it is (damaged, incompatible, unreachable)."""
 
 
+class IndexBusyError(NotesIndexError):
+    """Another process holds the index's writer lock (a second app, `notes index`)."""
+
+
 def index_dir(data_dir: Path | None) -> Path:
     return resolve_data_dir(data_dir) / "notes_index"
 

@@ -221,8 +221,15 @@ class Store:
 
     # --- settings -----------------------------------------------------------------------
     def load_settings(self) -> tuple[Settings, list[str]]:
-        rows = {k: json.loads(v) for k, v in self.con.execute("SELECT key, value FROM settings")}
-        return Settings.from_rows(rows)
+        rows, problems = {}, []
+        for key, value in self.con.execute("SELECT key, value FROM settings"):
+            try:
+                rows[key] = json.loads(value)
+            except (TypeError, ValueError):  # a hand-edited or damaged row: its default, reported
+                problems.append(f"setting {key}={str(value)[:40]!r} ignored: not valid JSON "
+                                f"(in {self.path or 'memory'})")
+        settings, more = Settings.from_rows(rows)
+        return settings, problems + more
 
     def save_settings(self, settings: Settings) -> None:
         con = self.con

@@ -27,8 +27,9 @@ def test_index_search_status(monkeypatch, capsys, notes, tmp_path, embedder):
     home = str(tmp_path / "home")
     (notes / "fake.md").write_bytes(b"\x00\x01binary")
     code, out, err = _cli(monkeypatch, capsys, "notes", "index", str(notes), "--data-dir", home)
-    assert code == 0 and "indexed 4 file(s)" in out and "1 skipped" in out
+    assert code == 1 and "indexed 4 file(s)" in out and "1 skipped" in out  # non-zero: a note is missing
     assert "warning: skipped notes/fake.md: binary content" in err
+    assert "error: skipped notes/fake.md: binary content" in err
 
     code, out, _ = _cli(monkeypatch, capsys, "notes", "search", "Dijkstra shortest paths", "--k", "2",
                         "--json", "--data-dir", home)
@@ -44,7 +45,7 @@ def test_index_search_status(monkeypatch, capsys, notes, tmp_path, embedder):
     monkeypatch.setenv("PROBLLMS_HOME", home)  # the data dir from the environment, --notes from the app
     (notes / "extra.txt").write_text("Eigenvalues of a symmetric matrix are real.\n")
     code, out, _ = _cli(monkeypatch, capsys, "--notes", str(notes), "notes", "index")
-    assert code == 0 and "indexed 1 file(s), 4 unchanged" in out
+    assert code == 1 and "indexed 1 file(s), 4 unchanged" in out  # fake.md is still skipped
 
 
 def test_errors_are_one_line(monkeypatch, capsys, tmp_path):

@@ -74,12 +74,17 @@ async def test_notes_reindex_shows_progress_and_reopens_the_retriever(make_app, 
 
         @staticmethod
         def build_index(notes_dir, data_dir, *, rebuild=False, progress=None):
+            raise AssertionError("the rebuild runs through the app's indexer (a child process)")
+
+    def indexer(notes_dir, data_dir, progress=None, *, rebuild=False, **kw):
+        if rebuild:  # the first-run index (rebuild=False) is not what this test is about
             for i, name in enumerate(["a.md", "b.md"], 1):
                 progress(i, 2, name)
             calls.append((notes_dir, data_dir, rebuild))
+        return {"indexed": 0, "removed": 0, "skipped": []}
 
     monkeypatch.setattr(notes_screen, "rag_service", lambda: Service)
-    app = make_app()
+    app = make_app(notes_indexer=indexer)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f5")
         await settle(app, pilot)
@@ -154,7 +159,8 @@ async def test_cli_flags_reach_the_app(monkeypatch, tmp_path):
     from probllms_tui.app.app import ProbLLMsApp
 
     seen = {}
-    monkeypatch.setattr(ProbLLMsApp, "run", lambda self: seen.setdefault("config", self.config))
+    # run_then_exit ends the process after the app: record the app instead of running it.
+    monkeypatch.setattr(launch_module, "run_then_exit", lambda app: seen.setdefault("config", app.config))
     launch_module.launch(model="m.gguf", banks=[BANK], notes=tmp_path, data_dir=tmp_path / "d", rag=False)
     config = seen["config"]
     assert (config.model, config.banks, config.notes_dir, config.data_dir, config.rag) == (
@@ -167,7 +173,7 @@ async def test_first_run_indexes_the_notes_in_the_background(make_app):
 
     built, fresh = [], FakeRetriever([])
 
-    def indexer(notes_dir, data_dir, progress):
+    def indexer(notes_dir, data_dir, progress, **kw):
         built.append((notes_dir, data_dir))
         return {"indexed": 2, "removed": 0, "skipped": [{"path": "notes/broken.pdf", "reason": "not a PDF"}]}
 
@@ -185,14 +191,14 @@ async def test_an_existing_index_is_used_as_is(make_app):
 
     built, existing = [], FakeRetriever([])
     app = make_app(retriever_factory=lambda data_dir: existing, notes_dir=None,
-                   notes_indexer=lambda notes_dir, data_dir, progress: built.append(notes_dir))
+                   notes_indexer=lambda notes_dir, data_dir, progress, **kw: built.append(notes_dir))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot, 0.1)
         assert built == [] and app.retriever() is existing
 
 
 async def test_a_failed_first_index_is_explained_and_answers_go_on(make_app):
-    def indexer(notes_dir, data_dir, progress):
+    def indexer(notes_dir, data_dir, progress, **kw):
         raise OSError("disk full")
 
     app = make_app(retriever_factory=lambda data_dir: None, notes_indexer=indexer)
@@ -208,7 +214,7 @@ async def test_quitting_stops_a_first_run_index_between_files(make_app):
 
     started, files_seen = threading.Event(), []
 
-    def indexer(notes_dir, data_dir, progress):
+    def indexer(notes_dir, data_dir, progress, **kw):
         started.set()
         for i in range(200):  # a long folder: one file every 50 ms
             threading.Event().wait(0.05)

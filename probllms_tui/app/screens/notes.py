@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, ProgressBar, Static
+from textual.worker import get_current_worker
 
 from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
@@ -85,6 +86,9 @@ class NotesScreen(Screen):
         if rag_service() is None:
             self.notify("Index not available in this build", severity="warning")
             return
+        if not self.app.instance.owner:  # Chroma is not safe for two writing processes
+            self.notify(f"Not rebuilt: {self.app.instance.problem}", severity="warning", timeout=10)
+            return
         self.query_one("#reindex", Button).disabled = True
         bar = self.query_one("#index-progress", ProgressBar)
         bar.display = True
@@ -93,15 +97,25 @@ class NotesScreen(Screen):
 
     @work(thread=True, exclusive=True, group="notes", exit_on_error=False)
     def _reindex_worker(self) -> None:
+        from probllms_tui.app.config import index_real_notes
+
         app = self.app
+        worker = get_current_worker()
 
         def progress(done: int, total: int, path: str) -> None:
             app.from_thread(self._progress, done, total, str(path))
 
+        # The app's retriever reads a collection the rebuild drops: answers go without notes
+        # until the fresh index is opened.
+        app.forget_retriever()
         try:
-            rag_service().build_index(self.notes_dir(), app.config.data_dir, rebuild=True, progress=progress)
+            # A child process: quitting mid-rebuild stops it at its next safe point, without waiting.
+            (app.config.notes_indexer or index_real_notes)(
+                self.notes_dir(), app.config.data_dir, rebuild=True, progress=progress,
+                should_stop=lambda: worker.is_cancelled, started=app.track_index_job)
         except Exception as exc:
-            app.from_thread(self._finished, f"Reindex failed: {one_line(exc)}", "error")
+            if not worker.is_cancelled:
+                app.from_thread(self._finished, f"Reindex failed: {one_line(exc)}", "error")
         else:
             app.forget_retriever()
             app.from_thread(self._finished, "Notes index rebuilt", "information")
