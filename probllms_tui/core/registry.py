@@ -183,13 +183,10 @@ class Registry:
             path = default_model_path()
             entry.file, entry.size_bytes = str(path), path.stat().st_size
             return entry, path
-        from probllms_tui.core.model_guard import check_model_header
-
-        # Every model but the shipped one is checked for what would abort llama.cpp (and the
-        # whole app with it) before anything loads it: CLI, app and benchmark all come here.
+        # Resolving loads nothing: open_engine (the one place anything loads a model) checks
+        # every model but the shipped one for what would abort llama.cpp before it opens it.
         for e in self.entries()[1:]:
             if e.name == name_or_path:
-                check_model_header(e.path(self.models_dir))
                 return e, e.path(self.models_dir)
         from probllms_tui.core.discovery import find, is_discovered_name
 
@@ -200,7 +197,6 @@ class Registry:
                               size_bytes=found.size_bytes, registered=False), Path(found.path)
         p = Path(name_or_path).expanduser()
         if p.suffix == ".gguf" or p.exists() or os.sep in name_or_path:
-            check_model_header(p)
             # A path the user gave: describe it from the manifest if registered there.
             for e in self._read_manifest():
                 if e.path(self.models_dir).resolve() == p.resolve():

@@ -160,6 +160,25 @@ def read_metadata(path: Path, keys: tuple[str, ...] = META_KEYS) -> dict[str, An
         return out
 
 
+# A byte-fallback tokenizer alone has 256 tokens; below 100 nothing real loads. A tokenizer
+# exported with a 3-token vocabulary converts and quantizes fine, then aborts llama.cpp (an
+# uncaught C++ exception takes the whole process down) while loading.
+MIN_VOCAB = 100
+
+
+def known_architectures() -> set[str]:
+    import gguf
+
+    return set(gguf.MODEL_ARCH_NAMES.values())
+
+
+def architecture_problem(meta: dict[str, Any]) -> str:
+    arch = meta.get("general.architecture")
+    if arch and arch not in known_architectures():
+        return f"unknown model architecture: {arch!r} (this llama.cpp cannot run it)"
+    return ""
+
+
 def vocabulary_problem(meta: dict[str, Any]) -> str:
     """Why llama.cpp would fail (or abort) on this vocabulary; '' when it looks loadable."""
     n_vocab = meta.get("_n_vocab")
@@ -169,6 +188,9 @@ def vocabulary_problem(meta: dict[str, Any]) -> str:
     if kind in _NEWLINE_NEEDED and not meta.get("_has_newline"):
         return (f"broken vocabulary: {n_vocab} tokens and no newline token "
                 f"{_NEWLINE_NEEDED[kind]!r} ({kind} tokenizer)")
+    if n_vocab < MIN_VOCAB:
+        return (f"broken vocabulary: {n_vocab} tokens, a language model has thousands "
+                "(a broken tokenizer export?)")
     return ""
 
 
@@ -200,7 +222,7 @@ def inspect_gguf(path: str | Path) -> dict[str, Any]:
         raise ModelLoadError(
             f"truncated GGUF file {p}: {size:,} bytes on disk, {meta['_tensor_end']:,} expected"
         )
-    if problem := vocabulary_problem(meta):
+    if problem := architecture_problem(meta) or vocabulary_problem(meta):
         raise ModelLoadError(f"{problem}: {p}")
     return meta
 

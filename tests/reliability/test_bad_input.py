@@ -85,7 +85,8 @@ BANKS: dict[str, tuple[str, bytes | None, str]] = {
                                  "malformed CSV"),
     "bank-csv-not-utf8": ("bank.csv", "question,choices,answer\ncaf\xe9,a||b,A\n".encode("latin-1"), "not a UTF-8"),
     "bank-csv-one-option": ("bank.csv", b"question,choices,answer\nq,only one,A\n", "no valid questions"),
-    "bank-unknown-extension": ("bank.txt", b"question? a b\n", "unknown bank format"),
+    "bank-unknown-extension": ("bank.xyz", b"question? a b\n", "unknown bank format"),
+    "bank-txt-no-format": ("bank.txt", b"question? a b\n", "cannot tell the format of this .txt"),
     "bank-missing-file": ("nope.jsonl", None, "file not found"),
     "bank-is-a-folder": ("folder.jsonl", None, "is a folder"),
     "bank-dangling-symlink": ("link.jsonl", None, "file not found"),
@@ -135,8 +136,8 @@ MODELS = {
     "model-empty": "not a GGUF model file",
     "model-truncated": "truncated",
     "model-garbage-header": "GGUF",
-    "model-3-token-vocabulary": "vocabulary has 3 token(s)",
-    "model-unknown-architecture": "unknown architecture 'notarealarch'",
+    "model-3-token-vocabulary": "broken vocabulary: 3 tokens",
+    "model-unknown-architecture": "unknown model architecture: 'notarealarch'",
 }
 
 
@@ -162,7 +163,6 @@ RECIPES = {
     "recipe-wrong-type": ("inherit: tiny-cpu\ndpo:\n  max_steps: many\n", [], "dpo.max_steps"),
     "recipe-bad-override": ("inherit: tiny-cpu\n", ["max_steps"], "is not key=value"),
     "recipe-inherits-itself": ("inherit: recipe\n", [], "inherits from itself"),
-    "recipe-data-file-missing": ("inherit: tiny-cpu\ndata:\n  train: nowhere.jsonl\n", [], "data.train: file not found"),
 }
 
 
@@ -174,6 +174,16 @@ def test_recipe(row, tmp_path):
         path.write_text(text)
     argv = ["train", "show", "--recipe", str(path)] + [a for o in overrides for a in ("--set", o)]
     assert_one_line_error(run("probllms-train", argv), expected)
+
+
+def test_recipe_data_file_missing_stops_training_not_show(tmp_path):
+    """`train show` reads a recipe before its data exists (it notes the missing file); training
+    is what needs the data, and refuses with one line before anything is built."""
+    path = tmp_path / "recipe.yaml"
+    path.write_text("inherit: tiny-cpu\ndata:\n  train: nowhere.jsonl\n")
+    assert_one_line_error(run("probllms-train", ["train", "dpo", "--recipe", str(path), "--output",
+                                                 str(tmp_path / "run")]), "data.train: file not found")
+    assert not (tmp_path / "run").exists()
 
 
 # --- datasets: the data builders and the benchmark ---------------------------------------------
@@ -311,7 +321,7 @@ APP_ROWS = {
     "app-store-garbage": AppRow(_garbage_store, "answers this session are kept in memory only"),
     "app-store-newer-schema": AppRow(_newer_store, "newer than this program"),
     "app-data-dir-is-a-file": AppRow(_data_dir_is_a_file, "cannot save to"),
-    "app-model-3-token-vocabulary": AppRow(_broken_model, "vocabulary has 3 token(s)"),
+    "app-model-3-token-vocabulary": AppRow(_broken_model, "broken vocabulary: 3 tokens"),
 }
 
 

@@ -49,7 +49,7 @@ call(train, ["bench", "mcqa", "--model", "gemma3-270m-q4_k_m", "--data", bank, "
 bench = json.loads((Path(out) / "results.json").read_text())
 print(json.dumps({"ask": {k: ask[k] for k in ("answer", "probabilities", "method", "model")},
                   "index": {k: index[k] for k in ("indexed", "chunks_total", "skipped")},
-                  "hits": [(h["path"], h.get("lines"), round(h["score"], 6)) for h in hits],
+                  "hits": [(h["path"].split("/", 1)[-1], h.get("lines"), round(h["score"], 6)) for h in hits],
                   "bench": [{k: r[k] for k in ("model", "n", "correct", "accuracy", "errors", "method")}
                             for r in bench["runs"]]}))
 """
