@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -68,35 +69,53 @@ def index_command(
         raise typer.Exit(1)
 
 
+class SearchMode(str, Enum):
+    """How notes are searched (rag/retrieve.py); typer lists the choices in --help."""
+
+    hybrid = "hybrid"
+    vector = "vector"
+    bm25 = "bm25"
+
+
 @notes_app.command("search")
 def search_command(
     query: str = typer.Argument(..., help="What to look for."),
     k: int = typer.Option(5, "--k", min=1, max=100, help="Number of passages."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
-    mode: str = typer.Option("hybrid", "--mode", help="hybrid, vector or bm25."),
+    mode: SearchMode = typer.Option(SearchMode.hybrid, "--mode", help="How to search."),
+    show_all: bool = typer.Option(False, "--all", help="Also show passages below the relevance floor."),
     data_dir: Optional[Path] = DataDirOpt,
     chroma_url: Optional[str] = ChromaUrlOpt,
 ) -> None:
-    """Show the note passages that best match QUERY, with file and lines or page."""
+    """Show the note passages that best match QUERY, with file and lines or page.
+
+    Passages below the relevance floor (the one answers use, rag/question_notes.py) are hidden
+    unless --all: an answer would not cite them either.
+    """
     from probllms_tui.core.errors import InputError
+    from probllms_tui.rag.question_notes import RELEVANCE_FLOOR, relevant
     from probllms_tui.rag.retrieve import open_retriever
 
-    if mode not in ("hybrid", "vector", "bm25"):
-        raise InputError(f"--mode must be hybrid, vector or bm25, not {mode!r}")
     retriever = open_retriever(data_dir, chroma_url)
     if retriever is None:
         raise InputError("no notes index yet: run `probllms-tui notes index` first")
-    passages = retriever.search(query, k=k, mode=mode)
+    found = retriever.search(query, k=k, mode=mode.value)
+    passages = found if show_all else relevant(found)
+    hidden = len(found) - len(passages)
     if as_json:
-        print(json.dumps([{**p.meta, "text": p.text} for p in passages], ensure_ascii=False, indent=2))
+        print(json.dumps([{**p.meta, "relevant": p.meta.get("similarity", 0.0) >= RELEVANCE_FLOOR, "text": p.text}
+                          for p in passages], ensure_ascii=False, indent=2))
         return
     if not passages:
-        print("no matching passages")
+        print("no relevant passages" if hidden else "no matching passages")
     for i, p in enumerate(passages, 1):
         heading = f" — {p.meta['heading']}" if p.meta.get("heading") else ""
-        print(f"[{i}] {p.citation}{heading}  (score {p.meta['score']:.4f})")
+        below = "" if p.meta.get("similarity", 0.0) >= RELEVANCE_FLOOR else ", below the relevance floor"
+        print(f"[{i}] {p.citation}{heading}  (similarity {p.meta.get('similarity', 0.0):.2f}{below})")
         body = " ".join(p.text.split())
         print(f"    {body[:300]}{'…' if len(body) > 300 else ''}\n")
+    if hidden:
+        print(f"({hidden} passage(s) below the relevance floor {RELEVANCE_FLOOR} hidden; --all shows them)")
 
 
 @notes_app.command("status")

@@ -32,10 +32,11 @@ def test_index_search_status(monkeypatch, capsys, notes, tmp_path, embedder):
     assert "error: skipped notes/fake.md: binary content" in err
 
     code, out, _ = _cli(monkeypatch, capsys, "notes", "search", "Dijkstra shortest paths", "--k", "2",
-                        "--json", "--data-dir", home)
+                        "--json", "--all", "--data-dir", home)
     hits = json.loads(out)
-    assert code == 0 and len(hits) == 2
-    assert set(hits[0]) == {"path", "lines", "heading", "score", "similarity", "text"}
+    assert code == 0 and len(hits) == 2  # --all: the second, off-topic passage is shown too
+    assert set(hits[0]) == {"path", "lines", "heading", "score", "similarity", "relevant", "text"}
+    assert hits[0]["relevant"] and not hits[1]["relevant"]
     assert hits[0]["path"] == "notes/graphs.tex" and "Dijkstra" in hits[0]["text"]
 
     code, out, _ = _cli(monkeypatch, capsys, "notes", "status", "--json", "--data-dir", home)

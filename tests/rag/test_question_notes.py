@@ -89,3 +89,18 @@ def test_app_ask_and_benchmarks_send_the_same_query_and_budget(monkeypatch):
     mcqa._retrieve(r_bench, Scorer(), ON_TOPIC, Settings().k)
     assert r_app.calls == r_ask.calls == r_bench.calls == [(question_query(ON_TOPIC), 3)]
     assert budgets == [notes_budget(1024)] * 3 == [1024 // 2 - Settings().max_tokens] * 3
+
+
+@pytest.mark.slow
+def test_notes_search_hides_what_answers_would_not_cite(notes, tmp_path, embedder, capsys):
+    from probllms_tui.rag.cli import SearchMode, search_command
+
+    data = tmp_path / "home"
+    build_index(notes, data)
+    search_command("Which organelle makes ATP in eukaryotic cells?", k=3, as_json=False, mode=SearchMode.hybrid,
+                   show_all=False, data_dir=data, chroma_url=None)
+    out = capsys.readouterr().out
+    assert out.startswith("no relevant passages") and "3 passage(s) below the relevance floor" in out
+    search_command("Dijkstra shortest paths", k=1, as_json=False, mode=SearchMode.vector, show_all=False,
+                   data_dir=data, chroma_url=None)
+    assert "notes/graphs.tex" in capsys.readouterr().out

@@ -13,6 +13,7 @@ KEYS = [
     ("everywhere", "F1 / ?", "this help"),
     ("everywhere", "F2 F3 F4 F5", "practice, ask, models, notes"),
     ("everywhere", "Esc", "stop the model's explanation"),
+    ("everywhere", "ctrl+o", "question banks: open Moodle XML, GIFT, Aiken, Anki, JSONL, CSV"),
     ("everywhere", "ctrl+p", "command palette (every command, searchable)"),
     ("everywhere", "ctrl+q", "quit"),
     ("practice", "A-D or 1-4", "answer"),
@@ -25,6 +26,7 @@ KEYS = [
     ("models", "Enter", "load the highlighted model"),
     ("models", "ctrl+s", "save settings"),
     ("models", "f6", "refresh the model list"),
+    ("models", "ctrl+b", "benchmark the loaded model on 100 bank questions (again: stop)"),
     ("notes", "ctrl+r", "rebuild the notes index"),
 ]
 
