@@ -50,11 +50,27 @@ class AnswerPanel(Vertical):
     AnswerPanel > #sources { height: auto; color: $text-muted; }
     """
 
+    # One message type per thing the worker reports, posted from its thread (thread-safe,
+    # never blocking it) and handled in order on the UI thread.
     @dataclass
-    class Event(Message):
-        """Something the worker reports (an inference.Scored/Piece/Done or a status line)."""
+    class StatusChanged(Message):
+        """A one-line progress or error report ("searching your notes…")."""
 
-        payload: object
+        text: str
+
+    @dataclass
+    class Answered(Message):
+        """The options were scored: the pick, its probabilities and the notes behind them."""
+
+        scored: inference.Scored
+
+    @dataclass
+    class ExplanationPiece(Message):
+        piece: inference.Piece
+
+    @dataclass
+    class ExplanationDone(Message):
+        done: inference.Done
 
     class Finished(Message):
         """Generation ended (done, stopped or failed): screens may re-enable input."""
@@ -111,7 +127,7 @@ class AnswerPanel(Vertical):
             return worker.is_cancelled
 
         app = self.app
-        emit = lambda payload: self.post_message(self.Event(payload))  # noqa: E731
+        emit = lambda payload: self.post_message(self._message_for(payload))  # noqa: E731
         try:
             with app.engine_session(should_stop) as engine:
                 if engine is None:
@@ -131,42 +147,60 @@ class AnswerPanel(Vertical):
             emit(inference.Done(0, 0.0, True))
 
     # --- messages from the worker -------------------------------------------------------
-    async def on_answer_panel_event(self, message: Event) -> None:
-        message.stop()
-        payload = message.payload
-        q = self._question
+    def _message_for(self, payload: object) -> Message:
         if isinstance(payload, str):
-            self.query_one("#pick", Static).update(Text(payload))
-        elif isinstance(payload, inference.Scored) and q is not None:
-            r = payload.result
-            verdict = ""
-            if self._correct is not None:
-                verdict = " ✓ agrees with the key" if r.answer == self._correct else f" ✗ (key: {self._correct})"
-            self.query_one("#pick", Static).update(f"{pick_line(r, len(q.options))}{verdict}")
-            self.query_one(ProbabilityBars).show(q, r.probabilities, r.answer, self._correct,
-                                                 bold_pick=r.confidence_band == "confident")
-            notes = payload.notes
-            self._show_evidence(notes.evidence if shows_evidence(r.confidence_band, notes) else None)
-            self._show_sources(payload.passages, notes.note)
-            self.app.note_model_answer(q, r.answer)
-        elif isinstance(payload, inference.Piece):
-            if self._stream is None:
-                self._stream = Markdown.get_stream(self.query_one("#explanation", Markdown))
-                await self._stream.write("**Explanation:** ")
-                self.post_message(self.Streaming())
-            await self._stream.write(self._math.feed(payload.text))
-            if payload.tokens > 1:
-                self.app.tokens_per_s = payload.tokens_per_s
-        elif isinstance(payload, inference.Done):
-            if self._stream is not None:
-                await self._stream.write(self._math.flush())
-                if payload.stopped:
-                    await self._stream.write(" *(stopped)*")
-            await self._close_stream()
-            if payload.tokens > 1:
-                self.app.tokens_per_s = payload.tokens_per_s
-            self.running = False
-            self.post_message(self.Finished())
+            return self.StatusChanged(payload)
+        if isinstance(payload, inference.Scored):
+            return self.Answered(payload)
+        if isinstance(payload, inference.Piece):
+            return self.ExplanationPiece(payload)
+        if isinstance(payload, inference.Done):
+            return self.ExplanationDone(payload)
+        raise TypeError(f"the inference worker reported {type(payload).__name__}")
+
+    def on_answer_panel_status_changed(self, message: StatusChanged) -> None:
+        message.stop()
+        self.query_one("#pick", Static).update(Text(message.text))
+
+    def on_answer_panel_answered(self, message: Answered) -> None:
+        message.stop()
+        q = self._question
+        if q is None:
+            return
+        r, notes = message.scored.result, message.scored.notes
+        verdict = ""
+        if self._correct is not None:
+            verdict = " ✓ agrees with the key" if r.answer == self._correct else f" ✗ (key: {self._correct})"
+        self.query_one("#pick", Static).update(f"{pick_line(r, len(q.options))}{verdict}")
+        self.query_one(ProbabilityBars).show(q, r.probabilities, r.answer, self._correct,
+                                             bold_pick=r.confidence_band == "confident")
+        self._show_evidence(notes.evidence if shows_evidence(r.confidence_band, notes) else None)
+        self._show_sources(notes.passages, notes.note)
+        self.app.note_model_answer(q, r.answer)
+
+    async def on_answer_panel_explanation_piece(self, message: ExplanationPiece) -> None:
+        message.stop()
+        piece = message.piece
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.query_one("#explanation", Markdown))
+            await self._stream.write("**Explanation:** ")
+            self.post_message(self.Streaming())
+        await self._stream.write(self._math.feed(piece.text))
+        if piece.tokens > 1:
+            self.app.tokens_per_s = piece.tokens_per_s
+
+    async def on_answer_panel_explanation_done(self, message: ExplanationDone) -> None:
+        message.stop()
+        done = message.done
+        if self._stream is not None:
+            await self._stream.write(self._math.flush())
+            if done.stopped:
+                await self._stream.write(" *(stopped)*")
+        await self._close_stream()
+        if done.tokens > 1:
+            self.app.tokens_per_s = done.tokens_per_s
+        self.running = False
+        self.post_message(self.Finished())
 
     def _show_evidence(self, passage) -> None:
         widget = self.query_one("#evidence", Static)
