@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from probllms_tui.core.choices import CalibrationMethod, Method, value
 from probllms_tui.core.errors import InputError
 
 bench_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -38,7 +39,7 @@ def mcqa_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (results.json, results.md, plots, runs/*/samples.jsonl)."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="First N answered questions of each bank."),
     rag: bool = typer.Option(False, "--rag/--no-rag", help="--rag scores every model with AND without retrieved notes (paired)."),
-    method: str | None = typer.Option(None, "--method", help="letter | cloze (default: the model's registered method; cloze for HF)."),
+    method: Method | None = typer.Option(None, "--method", help="Scoring method (default: the model's registered method; cloze for HF)."),
     k: int = typer.Option(3, "--k", min=1, help="Passages retrieved per question with --rag."),
     n_ctx: int = typer.Option(2048, "--n-ctx", min=128),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Where the notes index lives (default: PROBLLMS_HOME)."),
@@ -47,12 +48,10 @@ def mcqa_command(
     threads: str | None = typer.Option(None, "--threads", help="GEN,BATCH llama.cpp threads for GGUF models (default: the engine's choice)."),
 ) -> None:
     """Accuracy (Wilson 95% CI), per-subject accuracy, latency, McNemar for paired runs."""
-    from probllms_tui.engine.base import METHODS
     from probllms_train.bench.mcqa import load_datasets, run_mcqa
     from probllms_train.bench.models import resolve_model
 
-    if method is not None and method not in METHODS:
-        raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
+    method = value(method)
     thread_counts = _parse_threads(threads)
     specs = [resolve_model(m, models_dir) for m in model]  # unknown model -> one-line error, before any work
     datasets = load_datasets(list(data), limit, warn=_warn)
@@ -83,7 +82,7 @@ def calibrate_command(
     data: list[Path] = typer.Option([], "--data", "-d", help="Labelled bank to FIT on (.jsonl / .csv). Repeatable."),
     report: list[Path] = typer.Option([], "--report", help="Labelled bank to REPORT on, never fitted (default: a held-out 30% of each --data)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder: calibration.json, calibration.md, reliability PNGs, raw/*.jsonl."),
-    method: str = typer.Option("auto", "--method", help="letter | cloze | auto (auto: the better one by held-out accuracy; both are calibrated)."),
+    method: CalibrationMethod = typer.Option(CalibrationMethod.auto, "--method", help="auto: both, served by the better held-out accuracy."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="First N answered questions of each bank."),
     from_raw: Path | None = typer.Option(None, "--from-raw", help="Refit from a previous run's raw/ folder (no model is loaded)."),
     fit_sets: list[str] = typer.Option([], "--fit-set", help="With --from-raw: dataset names to fit on (default: all but --report-set)."),
@@ -101,8 +100,7 @@ def calibrate_command(
     from probllms_train.bench.mcqa import load_datasets
     from probllms_train.bench.models import resolve_model
 
-    if method not in METHODS_FOR:
-        raise InputError(f"--method {method!r}: use one of {', '.join(METHODS_FOR)}")
+    method = value(method)
     methods = METHODS_FOR[method]
     spec = resolve_model(model, models_dir) if from_raw is None else None
     name = spec.name if spec else model

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from probllms_tui.core.choices import Method, value
+
 from probllms_tui.core.registry import DEFAULT_SCORING, human_size
 
 
@@ -19,18 +21,15 @@ def export_command(
     keep_f16: bool = typer.Option(False, "--keep-f16", help="Also publish and register the F16 GGUF."),
     data: Optional[Path] = typer.Option(None, "--data", help="MCQ bank for the quality report (default: the built-in bank)."),
     report_n: int = typer.Option(40, "--report-n", min=0, help="Questions used by the quality report (0: no report)."),
-    scoring: str = typer.Option(DEFAULT_SCORING, "--scoring", help="Scoring method recorded and measured: cloze or letter."),
+    scoring: Method = typer.Option(Method(DEFAULT_SCORING), "--scoring", help="Scoring method recorded and measured."),
 ) -> None:
     """Merge LoRA, convert to GGUF, quantize, register in models/ and report what quantization costs."""
-    from probllms_tui.core.errors import InputError
     from probllms_tui.core.paths import models_dir as resolve_models_dir
-    from probllms_tui.engine.base import METHODS
     from probllms_train.export.pipeline import ExportOptions, run_export
     from probllms_train.export.quant_types import parse_quants
     from probllms_train.export.report import table
 
-    if scoring not in METHODS:
-        raise InputError(f"unknown scoring method {scoring!r}; use one of {', '.join(METHODS)}")
+    scoring = value(scoring)
     quants, want_f16 = parse_quants(quant)
     opts = ExportOptions(source=source, models_dir=resolve_models_dir(models_dir), quants=quants,
                          keep_f16=keep_f16 or want_f16, name=name, imatrix=imatrix, data=data,

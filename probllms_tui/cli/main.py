@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 
 from probllms_tui.cli.errors import run_cli
+from probllms_tui.core.choices import Method, value
 from probllms_tui.core.errors import InputError
 from probllms_tui.rag.question_notes import EXPLANATION_TOKENS
 
@@ -55,7 +56,7 @@ def ask(
     model: Optional[str] = ModelOpt,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     explain: bool = typer.Option(False, "--explain", help="Also generate an explanation."),
-    method: Optional[str] = typer.Option(None, "--method", help="letter or cloze (default: the model's manifest)."),
+    method: Optional[Method] = typer.Option(None, "--method", help="Scoring method (default: the model's manifest)."),
     no_rag: bool = typer.Option(False, "--no-rag", help="Do not retrieve notes."),
     k: int = typer.Option(3, "--k", help="Number of note passages to retrieve."),
     max_tokens: int = typer.Option(EXPLANATION_TOKENS, "--max-tokens",
@@ -71,7 +72,7 @@ def ask(
             raise InputError("no question given: pass it as an argument or pipe it on stdin")
         raw = sys.stdin.buffer.read(10_000_000)
         text = raw.decode("utf-8", errors="replace")
-    result = run_ask(text, model=model, method=method, explain=explain, rag=not no_rag, k=k,
+    result = run_ask(text, model=model, method=value(method), explain=explain, rag=not no_rag, k=k,
                      max_tokens=max_tokens, data_dir=data_dir, models_dir=models_dir,
                      stream_to=None if as_json else sys.stdout)
     if as_json:

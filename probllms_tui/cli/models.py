@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from probllms_tui.core.choices import Method, value
 from probllms_tui.core.errors import InputError
 
 models_app = typer.Typer(no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False)
@@ -64,14 +65,14 @@ def list_models(
 def add_command(
     path: Path = typer.Argument(..., help="A .gguf file; it stays where it is."),
     name: Optional[str] = typer.Option(None, "--name", help="Registry name (default: the file name)."),
-    scoring: Optional[str] = typer.Option(None, "--scoring", help="letter or cloze for this model."),
+    scoring: Optional[Method] = typer.Option(None, "--scoring", help="Scoring method for this model."),
     models_dir: Optional[Path] = ModelsDirOpt,
 ) -> None:
     """Register a GGUF by reference after checking that llama.cpp can open it."""
     from probllms_tui.core.registry import human_size
     from probllms_tui.core.register import add_model
 
-    entry = add_model(path, name=name, scoring=scoring, models_dir=_models_dir(models_dir))
+    entry = add_model(path, name=name, scoring=value(scoring), models_dir=_models_dir(models_dir))
     print(f"added {entry.name}: {entry.file} ({entry.quantization or '?'}, {human_size(entry.size_bytes)})")
 
 

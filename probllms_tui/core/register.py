@@ -14,7 +14,7 @@ from probllms_tui.core.registry import (
     Registry,
 )
 
-METHODS = ("letter", "cloze")
+from probllms_tui.core.choices import METHODS
 
 
 def checked_entry(path: Path, *, name: str | None, scoring: str | None, file: str | None = None,

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from probllms_tui.core.calibration import Calibration
-from probllms_tui.core.mcq import MCQ
+from probllms_tui.core.choices import METHODS
 from probllms_tui.core.errors import InputError
+from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.prompt import Passage
-
-METHODS = ("letter", "cloze")
 
 
 @dataclass

@@ -139,4 +139,15 @@ def test_models_json_lists_the_default(env, tmp_path):
 
 
 def test_unknown_method_exits_2(env):
-    assert_one_line_error(run(["ask", "--method", "vibes", QUESTION], env), "unknown scoring method")
+    assert_one_line_error(run(["ask", "--method", "vibes", QUESTION], env), "is not one of")
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["ask", "--bogus"], "No such option: --bogus"),
+    (["notes", "search", "x", "--mode", "nope"], "'nope' is not one of 'hybrid', 'vector', 'bm25'"),
+    (["models", "add", "--scoring", "vibes", "x.gguf"], "'vibes' is not one of 'letter', 'cloze'"),
+], ids=["unknown-option", "bad-search-mode", "bad-scoring-choice"])
+def test_usage_errors_are_one_line_too(env, args, fragment):
+    """Typer's own usage errors (unknown option, a value not on a choice list) come out as
+    one `error:` line and exit 2, like ours, not as a drawn box."""
+    assert_one_line_error(run(args, env), fragment)

@@ -39,7 +39,7 @@ def run(program: str, argv: list[str], stdin: bytes | None = None) -> Outcome:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                run_cli(lambda: app(args=argv, prog_name=program))
+                run_cli(app, args=argv, prog_name=program)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:

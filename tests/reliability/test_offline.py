@@ -36,7 +36,7 @@ def call(app, args):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         try:
-            run_cli(lambda: app(args=args, prog_name="x"))
+            run_cli(app, args=args, prog_name="x")
         except SystemExit as exc:
             assert not exc.code, (args, exc.code)
     return buf.getvalue()
