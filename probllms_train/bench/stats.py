@@ -78,34 +78,12 @@ class DatasetCheck:
         return {"degenerate": self.degenerate, "flags": self.flags}
 
 
-def check_dataset(questions: Sequence[MCQ], *, same_text_share: float = 0.5,
-                  same_letter_share: float = 0.9, min_n: int = 5) -> DatasetCheck:
-    """Find sets whose accuracy would not mean what it says.
+def check_dataset(questions: Sequence[MCQ]) -> DatasetCheck:
+    """Is this set's accuracy a measure of skill? The one degenerate-set check of the project
+    (probllms_train/data/mcqa/check.py: the same correct text in many rows, one letter far
+    above its share, duplicated options) as the benchmark reports it: degenerate when any
+    finding is an error, every finding a flag."""
+    from probllms_train.data.mcqa.check import check_mcqs
 
-    - the correct option is one and the same string in most rows (MATH-test_mcqa: every row's
-      answer is ``\\frac{1}{100}``): a model that learns the string, not the maths, scores 100%;
-    - one answer letter in nearly every row: a model that always says "A" looks clever;
-    - the correct option's text also appears as another option: the question has two answers.
-    A set is *degenerate* when one of the first two holds; the third is a warning.
-    """
-    out = DatasetCheck()
-    answered = [q for q in questions if q.answer]
-    n = len(answered)
-    if n < min_n:
-        return out
-    texts = Counter(" ".join(q.option(q.answer).split()).lower() for q in answered)
-    text, count = texts.most_common(1)[0]
-    if count / n >= same_text_share and count > 1:
-        out.degenerate = True
-        out.flags.append(f"the correct option is the same text {text[:40]!r} in {count}/{n} rows")
-    letters = Counter(q.answer for q in answered)
-    letter, lcount = letters.most_common(1)[0]
-    if lcount / n >= same_letter_share:
-        out.degenerate = True
-        out.flags.append(f"the answer is {letter} in {lcount}/{n} rows")
-    dup = sum(1 for q in answered
-              if [" ".join(o.split()).lower() for o in q.options].count(
-                  " ".join(q.option(q.answer).split()).lower()) > 1)
-    if dup:
-        out.flags.append(f"{dup}/{n} rows repeat the correct option's text as another option")
-    return out
+    result = check_mcqs(list(questions))
+    return DatasetCheck(result.degenerate, [f"{f['check']}: {f['message']}" for f in result.findings])

@@ -35,7 +35,7 @@ def small_bank(tmp_path) -> Path:
 def degenerate_bank(tmp_path) -> Path:
     """Like MATH-test_mcqa: the right option is the same string in every row."""
     rows = []
-    for i in range(8):
+    for i in range(20):
         pos = i % 4
         opts = [str(i + 3 + 5 * j) for j in range(4)]
         opts[pos] = r"\frac{1}{100}"

@@ -160,7 +160,7 @@ def test_rag_without_index_says_so(tmp_path, small_bank, probllms_home):
 @pytest.mark.parametrize("args,needle", [
     (["-m", "gemma3-270m-q4_k_m", "-d", "/nonexistent/bank.jsonl"], "/nonexistent/bank.jsonl: file not found"),
     (["-m", "no-such-model", "-d", "BANK"], "unknown model 'no-such-model'"),
-    (["-m", "gemma3-270m-q4_k_m", "-d", "BANK", "--method", "vibes"], "--method 'vibes'"),
+    (["-m", "gemma3-270m-q4_k_m", "-d", "BANK", "--method", "vibes"], "'vibes' is not one of 'letter', 'cloze'"),
 ])
 def test_cli_errors_are_one_line_exit_2(tmp_path, small_bank, args, needle):
     args = [str(small_bank) if a == "BANK" else a for a in args]
