@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -77,7 +76,8 @@ BANKS: dict[str, tuple[str, bytes | None, str]] = {
                                       "'choices' must be a list"),
     "bank-jsonl-answer-out-of-range": ("bank.jsonl", _jsonl({"question": "q", "choices": ["a", "b"], "answer": "E"}),
                                        "answer"),
-    "bank-jsonl-not-utf8": ("bank.jsonl", '{"question": "caf\xe9", "choices": ["a", "b"], "answer": "A"}\n'.encode("latin-1"),
+    "bank-jsonl-not-utf8": ("bank.jsonl",
+                            '{"question": "caf\xe9", "choices": ["a", "b"], "answer": "A"}\n'.encode("latin-1"),
                             "not a UTF-8 text file"),
     "bank-jsonl-binary": ("bank.jsonl", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "not a UTF-8"),
     "bank-csv-missing-columns": ("bank.csv", b"stem,options\nq,a||b\n", "needs 'question' and 'answer'"),
@@ -162,7 +162,8 @@ RECIPES = {
     "recipe-wrong-type": ("inherit: tiny-cpu\ndpo:\n  max_steps: many\n", [], "dpo.max_steps"),
     "recipe-bad-override": ("inherit: tiny-cpu\n", ["max_steps"], "is not key=value"),
     "recipe-inherits-itself": ("inherit: recipe\n", [], "inherits from itself"),
-    "recipe-data-file-missing": ("inherit: tiny-cpu\ndata:\n  train: nowhere.jsonl\n", [], "data.train: file not found"),
+    "recipe-data-file-missing": ("inherit: tiny-cpu\ndata:\n  train: nowhere.jsonl\n", [],
+                                 "data.train: file not found"),
 }
 
 
