@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -77,7 +76,8 @@ BANKS: dict[str, tuple[str, bytes | None, str]] = {
                                       "'choices' must be a list"),
     "bank-jsonl-answer-out-of-range": ("bank.jsonl", _jsonl({"question": "q", "choices": ["a", "b"], "answer": "E"}),
                                        "answer"),
-    "bank-jsonl-not-utf8": ("bank.jsonl", '{"question": "caf\xe9", "choices": ["a", "b"], "answer": "A"}\n'.encode("latin-1"),
+    "bank-jsonl-not-utf8": ("bank.jsonl",
+                            '{"question": "caf\xe9", "choices": ["a", "b"], "answer": "A"}\n'.encode("latin-1"),
                             "not a UTF-8 text file"),
     "bank-jsonl-binary": ("bank.jsonl", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "not a UTF-8"),
     "bank-csv-missing-columns": ("bank.csv", b"stem,options\nq,a||b\n", "needs 'question' and 'answer'"),
@@ -119,7 +119,7 @@ def _model_file(row: str, tmp: Path, default_gguf: Path) -> Path:
         path.write_bytes(b"")
     elif row == "model-truncated":
         with default_gguf.open("rb") as src:
-            path.write_bytes(src.read(8 << 20))
+            path.write_bytes(src.read(1 << 20))  # cut inside the vocabulary: found early
     elif row == "model-garbage-header":
         path.write_bytes(b"GGUF" + bytes(range(256)) * 8)
     elif row == "model-3-token-vocabulary":

@@ -48,7 +48,8 @@ def _app(home: Path, bank: Path, indexed: list) -> ProbLLMsApp:
         return {"indexed": 0, "removed": 0, "skipped": []}
 
     config = AppConfig(data_dir=home, banks=[bank], use_builtin_bank=False, notes_dir=REPO_ROOT / "notes",
-                       engine_factory=engine_factory(FakeEngine()), retriever_factory=lambda d: None, notes_indexer=indexer)
+                       engine_factory=engine_factory(FakeEngine()), retriever_factory=lambda d: None,
+                       notes_indexer=indexer)
     return ProbLLMsApp(config)
 
 

@@ -156,7 +156,6 @@ async def test_an_unwritable_data_dir_keeps_the_app_usable(make_app):
 
 async def test_cli_flags_reach_the_app(monkeypatch, tmp_path):
     from probllms_tui.app import launch as launch_module
-    from probllms_tui.app.app import ProbLLMsApp
 
     seen = {}
     # run_then_exit ends the process after the app: record the app instead of running it.
