@@ -310,6 +310,8 @@ class ProbLLMsApp(App):
             model = "⚠ no model (F4)"
         else:
             model = f"{self.engine.name} · {self.engine.quantization or '?'}"
+            if getattr(self.engine, "threads", None):  # the prompt threads chosen at open
+                model += f" · {self.engine.threads[1]} threads"
         parts = [model, f"{self.tokens_per_s:.1f} tok/s", "RAG on" if self.rag_enabled else "RAG off"]
         parts.append("⚠ not saving" if self.store.problem else "saved")
         self.status_text = "  │  ".join(parts)
