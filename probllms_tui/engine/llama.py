@@ -57,8 +57,9 @@ N_SEQ_MAX = 64
 PACK_TOKENS = 512
 # Logit rows per decode: each is n_vocab floats (1 MB for Gemma's 262k vocabulary).
 PACK_OUTPUTS = 64
-# A question alone may ask for more rows (long options); past this it goes sequentially.
-ALONE_OUTPUTS = 256
+# A question alone may ask for more rows (long options: 128 MB of logits for Gemma); past
+# this it goes the sequential way, one option at a time.
+ALONE_OUTPUTS = 128
 # Tokens of the thread probe at open: a batch, yet ~0.05 s per run on the default model on
 # an idle machine (over a second with two threads under load 16 on 2 cores).
 PROBE_TOKENS = 32
