@@ -51,9 +51,10 @@ from probllms_tui.engine.threads import choose_threads_explained, usable_cores
 
 # Sequences per scoring context: 16 four-option questions per decode; llama.cpp allows 256.
 N_SEQ_MAX = 64
-# Tokens per packed decode. Every token attends over the whole batch's cells (masked where
-# they belong to other sequences), so past one ubatch the wasted attention grows faster than
-# the per-call savings (benchmarks/engine_speed.py --parts pack).
+# Tokens per packed decode: one ubatch. Every token attends over the whole batch's cells
+# (masked where they belong to other sequences), so larger packs waste attention, while the
+# per-call savings are already small at this size: packed decoding runs at 0.94-1.04x of raw
+# llama.cpp doing the same work (docs/measurements.md). Not tuned further.
 PACK_TOKENS = 512
 # Logit rows per decode: each is n_vocab floats (1 MB for Gemma's 262k vocabulary).
 PACK_OUTPUTS = 64
