@@ -2,6 +2,15 @@
 
     python benchmarks/engine_speed.py               # ~1-2 minutes on 2 idle cores
     python benchmarks/engine_speed.py --questions 50 --gen-tokens 96
+    python benchmarks/engine_speed.py --parts batch --questions 300   # batched vs sequential
+
+0. Batched cloze (``--parts batch``), on the same questions in one run: the sequential path
+   (the question, then one decode per option), the options as parallel sequences in one
+   decode per question, several questions packed per decode (``cloze_likelihoods_many``),
+   and raw llama.cpp prompt processing (``Llama.eval``, logits of the last token only) of
+   exactly as many tokens as the packed path decodes, in batches of the same sizes: the
+   physical ceiling. Also how far the batched log-likelihoods and answers are from the
+   sequential ones, and whether packing several questions helps letter scoring.
 
 1. Per-question latency (p50/p95) of ``engine.score`` with the default method.
 2. Scoring overhead: the engine against raw llama-cpp-python decoding exactly the same token
@@ -9,8 +18,9 @@
    For cloze there are two raw baselines:
    - "raw+logits": llama-cpp-python's low-level API (llama_batch_init / llama_decode /
      llama_get_logits_ith) asking for logits at the same positions and turning them into
-     the same log-likelihoods. This is the same work, so it is the goal's baseline; its
-     log-likelihoods are also checked against the engine's.
+     the same log-likelihoods: the sequential scheme's work, done raw. Its log-likelihoods
+     are checked against the engine's (which now batches options: expect llama.cpp's batch
+     numerics, part 0).
    - "raw eval" (lower bound): plain ``Llama.eval``, which keeps no logits at all. The
      high-level API cannot return option log-likelihoods without ``logits_all`` (the output
      layer for every prompt token), so this skips the 262k x 640 output layer for each
@@ -25,6 +35,7 @@ Engine and raw alternate question by question so load on a shared machine hits b
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -146,7 +157,8 @@ def bench_scoring(engine, questions: list[MCQ], method: str) -> None:
         per_q = statistics.median(e / r for e, r in zip(times["engine"], times[who]))
         ratios.append(f"engine/{who} total {total:.3f}x, median per question {per_q:.3f}x")
     print(f"{method:6} n={len(questions):3}  latency p50 {percentile(latencies, 50):6.0f} ms  "
-          f"p95 {percentile(latencies, 95):6.0f} ms | " + "; ".join(ratios) + "  (goal <= 1.10x against the first)")
+          f"p95 {percentile(latencies, 95):6.0f} ms | " + "; ".join(ratios)
+          + ("  (the engine batches options; the raw baselines decode them one by one)" if method == "cloze" else ""))
     if method == "cloze":
         print(f"       raw+logits log-likelihoods match the engine's within {max_diff:.2e} nats")
 
@@ -200,20 +212,167 @@ def bench_threads(engine, q: MCQ, max_tokens: int) -> None:
           f"(2/1 = {pp[2] / pp[1]:.2f}x); engine uses gen={engine.threads[0]}, batch={engine.threads[1]}")
 
 
+def raw_decode(llm: llama_cpp.Llama, batch, tokens: list[int], n_logits: int) -> None:
+    """Plain llama_decode of ``tokens`` as one sequence on Llama's own context, asking for
+    logits at the last ``n_logits`` positions (the same output-layer work as a packed batch)."""
+    llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
+    batch.n_tokens = len(tokens)
+    for i, t in enumerate(tokens):
+        batch.token[i], batch.pos[i], batch.n_seq_id[i] = t, i, 1
+        batch.seq_id[i][0] = 0
+        batch.logits[i] = i >= len(tokens) - n_logits
+    if llama_cpp.llama_decode(llm.ctx, batch) != 0:
+        raise RuntimeError("llama_decode failed")
+    llama_cpp.llama_synchronize(llm.ctx)
+
+
+def plain_likelihoods(engine, q: MCQ) -> dict:
+    """Each option's log-likelihood from one decode of prefix + option as a single sequence."""
+    from probllms_tui.engine.batching import picked_logprobs
+    from probllms_tui.engine.cloze import OptionLikelihood
+
+    item = engine._item((render_cloze_prefix(q), tuple(q.options)))
+    sc, out = engine._scoring, {}
+    for letter, cont in zip(q.letters, item.conts):
+        sc.clear()
+        rows = sc.decode_one_sequence(list(item.prefix) + list(cont[:-1]), 0, len(item.prefix) - 1)
+        out[letter] = OptionLikelihood(float(picked_logprobs(rows, range(len(cont)), cont).sum()), len(cont), 0)
+    return out
+
+
+def bench_batch(engine, questions: list[MCQ], chunk: int, plain: int = 0) -> None:
+    """Sequential vs one-decode-per-question vs packed vs raw prompt processing (docstring 0)."""
+    from probllms_tui.engine.batching import Limits, plan_batches
+    from probllms_tui.engine import llama as engine_mod
+
+    llm = engine._llm
+    t = {"sequential": 0.0, "batched": 0.0, "packed": 0.0, "raw pp": 0.0, "raw pp+logits": 0.0}
+    raw_batch = llama_cpp.llama_batch_init(512, 0, 1)
+    packed_tokens = 0
+    n_logits_all: list[int] = []
+    seq_res, one_res, many_res = [], [], []
+    for c, start in enumerate(range(0, len(questions), chunk)):
+        qs = questions[start:start + chunk]
+        items = [engine._item((render_cloze_prefix(q), tuple(q.options))) for q in qs]
+        limits = Limits(engine_mod.PACK_TOKENS, engine._scoring.n_seq_max, engine_mod.PACK_OUTPUTS)
+        plan = plan_batches(items, limits)
+        n_logits = [sum(items[i].n_outputs for i in pack) for pack in plan]
+        packs = [[tok for i in pack for tok in (*items[i].prefix, *(x for cont in items[i].conts for x in cont[:-1]))]
+                 for pack in plan]
+        order = ["sequential", "batched", "packed", "raw pp", "raw pp+logits"]
+        order = order[c % 5:] + order[:c % 5]  # rotate so load on a shared machine hits all alike
+        for who in order:
+            t0 = time.perf_counter()
+            if who == "sequential":
+                engine.batch_options = False
+                seq_res += [engine.cloze_likelihoods(q) for q in qs]
+                engine.batch_options = True
+            elif who == "batched":
+                one_res += [engine.cloze_likelihoods(q) for q in qs]
+            elif who == "packed":
+                many_res += engine.cloze_likelihoods_many(qs)
+            elif who == "raw pp":
+                for tokens in packs:
+                    llm.reset()
+                    llm.eval(tokens)
+            else:
+                for tokens, k in zip(packs, n_logits):
+                    raw_decode(llm, raw_batch, tokens, k)
+            t[who] += time.perf_counter() - t0
+        packed_tokens += sum(len(p) for p in packs)
+        n_logits_all += n_logits
+    llama_cpp.llama_batch_free(raw_batch)
+    llm.reset()
+    n = len(questions)
+
+    def answers(res):
+        from probllms_tui.engine.cloze import normalise
+        return [max((s := normalise(r, engine.cloze_norm)), key=s.get) for r in res]
+
+    diffs = sorted(abs(a[k].logprob - b[k].logprob) for a, b in zip(seq_res, many_res) for k in a)
+    same = sum(x == y for x, y in zip(answers(seq_res), answers(many_res)))
+    same_one = sum(x == y for x, y in zip(answers(seq_res), answers(one_res)))
+    ms = {k: v / n * 1000 for k, v in t.items()}
+    print(f"batch  n={n} (chunks of {chunk}): per question sequential {ms['sequential']:.0f} ms, "
+          f"one decode per question {ms['batched']:.0f} ms ({t['sequential'] / t['batched']:.2f}x), "
+          f"packed {ms['packed']:.0f} ms ({t['sequential'] / t['packed']:.2f}x faster than sequential)")
+    print(f"       packed {packed_tokens / t['packed']:.0f} tok/s vs raw prompt processing of the same "
+          f"{packed_tokens} tokens {packed_tokens / t['raw pp']:.0f} tok/s: "
+          f"{t['raw pp'] / t['packed']:.2f} of the ceiling (goal >= 0.70); raw decode of the same tokens "
+          f"with logits at as many positions ({sum(n_logits_all)} rows) {packed_tokens / t['raw pp+logits']:.0f} tok/s: "
+          f"packed reaches {t['raw pp+logits'] / t['packed']:.2f} of that")
+    if plain:
+        # The noise floor: each option as its own plain sequence in its own decode (no
+        # batching, no cache reuse). How far is each path from it?
+        ref = [plain_likelihoods(engine, q) for q in questions[:plain]]
+        for name, res in (("sequential", seq_res), ("packed", many_res)):
+            d = sorted(abs(a[k].logprob - b[k].logprob) for a, b in zip(ref, res) for k in a)
+            agree = sum(x == y for x, y in zip(answers(ref), answers(res)))
+            print(f"       vs each option decoded alone (n={plain}): {name} answers identical "
+                  f"{agree}/{plain}, |diff| median {statistics.median(d):.2e}, max {d[-1]:.2e} nats")
+    print(f"       answers (cloze/{engine.cloze_norm}) identical to sequential: packed {same}/{n} "
+          f"({same / n:.1%}), one per decode {same_one}/{n}; |log-likelihood - sequential| "
+          f"median {statistics.median(diffs):.2e}, p99 {percentile(diffs, 99):.2e}, max {diffs[-1]:.2e} nats "
+          f"over {len(diffs)} options")
+
+
+def bench_letter_packing(engine, questions: list[MCQ], chunk: int) -> None:
+    """Letter scoring: one decode per question (the engine) vs several prompts as parallel
+    sequences in one decode, logits at each prompt's last token. Tells whether to pack it."""
+    sc = engine._scoring
+    t_one = t_packed = 0.0
+    for c, start in enumerate(range(0, len(questions), chunk)):
+        qs = questions[start:start + chunk]
+        prompts = [engine.tokenize(render_letter_prompt(q)) for q in qs]
+        for who in (("one", "packed") if c % 2 == 0 else ("packed", "one")):
+            t0 = time.perf_counter()
+            if who == "one":
+                for q in qs:
+                    engine.score(q, method="letter")
+            else:
+                tokens, pos, seqs, flags, used = [], [], [], [], 0
+                for s, p in enumerate(prompts):
+                    if used + len(p) > 512:  # one ubatch, as cloze packs
+                        sc.clear()
+                        sc.decode(tokens, pos, seqs, flags)
+                        tokens, pos, seqs, flags, used = [], [], [], [], 0
+                    tokens += p
+                    pos += range(len(p))
+                    seqs += [(s,)] * len(p)
+                    flags += [i == len(p) - 1 for i in range(len(p))]
+                    used += len(p)
+                sc.clear()
+                sc.decode(tokens, pos, seqs, flags)
+            dt = time.perf_counter() - t0
+            if who == "one":
+                t_one += dt
+            else:
+                t_packed += dt
+    n = len(questions)
+    print(f"letter n={n}: one decode per question {t_one / n * 1000:.0f} ms/q, packed "
+          f"{t_packed / n * 1000:.0f} ms/q ({t_one / t_packed:.2f}x)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--questions", type=int, default=30)
     ap.add_argument("--gen-tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--model", default=None)
-    ap.add_argument("--parts", default="scoring,stream,threads", help="comma-separated subset to run")
+    ap.add_argument("--parts", default="batch,scoring,stream,threads", help="comma-separated subset to run")
+    ap.add_argument("--plain", type=int, default=100, help="questions also scored option by option, unbatched (noise floor)")
+    ap.add_argument("--chunk", type=int, default=32, help="questions handed to cloze_likelihoods_many at once")
     args = ap.parse_args()
     questions = load_questions(args.questions)
     engine = open_engine(args.model, n_ctx=1024)
     try:
         print(f"model {engine.name} ({engine.quantization}), threads gen={engine.threads[0]} "
-              f"batch={engine.threads[1]}, llama-cpp-python {llama_cpp.__version__}")
+              f"batch={engine.threads[1]} ({engine.threads_how}), llama-cpp-python {llama_cpp.__version__}, "
+              f"load average {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         parts = set(args.parts.split(","))
+        if "batch" in parts:
+            bench_batch(engine, questions, args.chunk, min(args.plain, len(questions)))
+            bench_letter_packing(engine, questions[:min(len(questions), 64)], args.chunk)
         if "scoring" in parts:
             bench_scoring(engine, questions, engine.default_method)
             bench_scoring(engine, questions[:10], "letter" if engine.default_method == "cloze" else "cloze")

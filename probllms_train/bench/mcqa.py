@@ -43,6 +43,7 @@ class Run:
     samples_path: Path
     samples: list[dict] = field(default_factory=list)
     threads: list[int] | None = None
+    threads_how: str = ""
 
     @property
     def label(self) -> str:
@@ -72,7 +73,7 @@ class Run:
                             for k, v in sorted(subjects.items())},
             "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95)},
             "degenerate": self.dataset.check["degenerate"], "flags": self.dataset.check["flags"],
-            "threads": self.threads,
+            "threads": self.threads, "threads_how": self.threads_how,
             # ECE (15 bins), Brier, AUROC, accuracy at 50%/80% coverage, reliability bins, on the
             # probabilities the samples show (calibrated when the model has a calibration)
             "calibration": calibration,
@@ -109,38 +110,60 @@ def _retrieve(retriever, scorer, q: MCQ, k: int):
     return notes_for_question(retriever, q, k=k, n_ctx=scorer.n_ctx, count_tokens=scorer.count_tokens)
 
 
+# Questions handed at once to an engine with ``score_many``, which packs them several to a
+# decode (cloze). Other scorers get one at a time, so Ctrl-C keeps every scored sample.
+SCORE_CHUNK = 32
+
+
+def _score_chunk(scorer, chunk: list[MCQ], passages: list[list], method: str) -> list:
+    """ScoreResult or InputError per question. An engine with ``score_many`` scores a chunk
+    in packed batches; each latency is then the question's share of its batch wall time."""
+    if hasattr(scorer, "score_many"):
+        return scorer.score_many(chunk, passages, method)
+    out = []
+    for q, p in zip(chunk, passages):
+        try:
+            out.append(scorer.score(q, p, method))
+        except InputError as exc:
+            out.append(exc)
+    return out
+
+
 def _score_run(run: Run, scorer, retriever, k: int, progress: bool) -> None:
     from tqdm import tqdm
 
     run.samples_path.parent.mkdir(parents=True, exist_ok=True)
+    questions = run.dataset.questions
     with run.samples_path.open("w", encoding="utf-8") as fh, tqdm(
-        run.dataset.questions, desc=f"{run.label} / {run.dataset.name}", unit="q",
+        total=len(questions), desc=f"{run.label} / {run.dataset.name}", unit="q",
         file=sys.stderr, disable=not progress, leave=False,
     ) as bar:
-        for q in bar:
-            notes = _retrieve(retriever, scorer, q, k) if run.rag else None
-            passages = notes.passages if notes is not None else []
-            try:
-                res = scorer.score(q, passages, run.method)
-            except InputError as exc:  # e.g. a question longer than the context: count it wrong, say why
-                sample = {"id": q.id, "prediction": None, "answer": q.answer, "correct": False,
-                          "probabilities": {}, "subject": q.subject, "latency_ms": 0.0,
-                          "error": exc.message, "source": q.source}
-            else:
-                sample = {"id": q.id, "prediction": res.answer, "answer": q.answer,
-                          "correct": res.answer == q.answer, "probabilities": res.probabilities,
-                          "calibrated": res.calibrated, "confidence_band": res.confidence_band,
-                          "scores": res.scores, "subject": q.subject,
-                          "latency_ms": res.latency_ms, "prompt_tokens": res.prompt_tokens,
-                          "source": q.source}
-            if run.rag:
-                # exactly as `ask --json` prints its sources
-                from probllms_tui.cli.ask import source_json
+        step = SCORE_CHUNK if hasattr(scorer, "score_many") else 1
+        for start in range(0, len(questions), step):
+            chunk = questions[start:start + step]
+            notes = [_retrieve(retriever, scorer, q, k) if run.rag else None for q in chunk]
+            passages = [n.passages if n is not None else [] for n in notes]
+            for q, ps, res in zip(chunk, passages, _score_chunk(scorer, chunk, passages, run.method)):
+                if isinstance(res, InputError):  # e.g. a question longer than the context: count it wrong, say why
+                    sample = {"id": q.id, "prediction": None, "answer": q.answer, "correct": False,
+                              "probabilities": {}, "subject": q.subject, "latency_ms": 0.0,
+                              "error": res.message, "source": q.source}
+                else:
+                    sample = {"id": q.id, "prediction": res.answer, "answer": q.answer,
+                              "correct": res.answer == q.answer, "probabilities": res.probabilities,
+                              "calibrated": res.calibrated, "confidence_band": res.confidence_band,
+                              "scores": res.scores, "subject": q.subject,
+                              "latency_ms": res.latency_ms, "prompt_tokens": res.prompt_tokens,
+                              "source": q.source}
+                if run.rag:
+                    # exactly as `ask --json` prints its sources
+                    from probllms_tui.cli.ask import source_json
 
-                sample["sources"] = [source_json(p) for p in passages]
-            fh.write(json.dumps(sample) + "\n")
+                    sample["sources"] = [source_json(p) for p in ps]
+                fh.write(json.dumps(sample) + "\n")
+                run.samples.append(sample)
             fh.flush()
-            run.samples.append(sample)
+            bar.update(len(chunk))
 
 
 def comparisons(runs: list[Run]) -> list[dict]:
@@ -191,7 +214,8 @@ def run_mcqa(specs: list[ModelSpec], datasets: list[Dataset], *, out: Path, rag_
                 for ds in datasets:
                     for rag in rag_settings:
                         folder = out / "runs" / "__".join(slug(x) for x in (spec.name, ds.name, "rag" if rag else "norag"))
-                        run = Run(spec, ds, rag, used, folder / "samples.jsonl", threads=used_threads)
+                        run = Run(spec, ds, rag, used, folder / "samples.jsonl", threads=used_threads,
+                                  threads_how=getattr(scorer, "threads_how", ""))
                         runs.append(run)
                         _score_run(run, scorer, retriever, k, progress)
             finally:

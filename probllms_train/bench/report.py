@@ -32,6 +32,13 @@ def markdown(results: dict) -> str:
         lines.append(f"| {r['model']} | {r['quantization']} | {_mb(r['size_bytes'])} | {r['dataset']} | "
                      f"{'yes' if r['rag'] else 'no'} | {r['method']} | {n} | {_acc_cell(r)} | "
                      f"{r['chance']:.3f} | {r['latency_ms']['p50']:.0f} / {r['latency_ms']['p95']:.0f} |")
+    lines += ["", "Latency: cloze questions are scored several to a llama.cpp decode; each one's latency "
+              "is its share of its batch's wall time (the batch time divided over its questions)."]
+    threads = dict.fromkeys(f"{r['model']}: {r['threads'][0]} generation / {r['threads'][1]} prompt "
+                            f"threads ({r.get('threads_how') or 'given'})"
+                            for r in results["runs"] if r.get("threads"))
+    if threads:
+        lines += ["", "Threads: " + "; ".join(threads)]
     lines += ["", "## Calibration of the probabilities shown", "",
               "ECE: 15 equal-width bins on the top option's probability. Accuracy at coverage: only the "
               "50% / 80% most confident answers.", "",

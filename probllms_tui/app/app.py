@@ -398,6 +398,8 @@ class ProbLLMsApp(App):
             model = "⚠ no model (F4)"
         else:
             model = f"{self.engine.name} · {self.engine.quantization or '?'}"
+            if getattr(self.engine, "threads", None):  # the prompt threads chosen at open
+                model += f" · {self.engine.threads[1]} threads"
             if not getattr(self.engine, "calibrations", None):
                 model += " · uncalibrated"
         parts = [model, f"{self.tokens_per_s:.1f} tok/s", "RAG on" if self.rag_enabled else "RAG off"]

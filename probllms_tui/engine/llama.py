@@ -5,23 +5,28 @@ Scoring methods
   model's next-token probability of `` A``, `` B``, ... renormalised over the options.
 - ``cloze``: the log-likelihood of each option's own text after ``Question: ...\\nAnswer:``,
   normalised by its length in tokens (a long option is not punished for being long), the
-  way lm-evaluation-harness scores ARC. The question is evaluated once; each option then
-  evaluates only its own tokens on top of the cached prefix.
+  way lm-evaluation-harness scores ARC.
 
-Why the engine decodes batches itself: ``Llama.eval`` either keeps no logits or (with
-``logits_all``) computes the output layer for every prompt token. Gemma's vocabulary has
-262k entries, so logits for a 300-token prompt cost ~50 GFLOP and 300 MB for nothing. We ask
-llama.cpp for logits only at the positions scoring needs, through the same ``_batch``/``_ctx``
-objects ``Llama.eval`` uses.
+How cloze is decoded (engine/batching.py): llama.cpp's own multiple-choice scheme. The
+question's tokens and every option's tokens go into one ``llama_decode``, the options as
+parallel sequences sharing the question's cells, with logits only at the positions scoring
+reads. ``cloze_likelihoods_many`` packs several questions into each decode. The sequential
+path (the question once, then each option on top of it after rolling the cache back: one
+decode per option) stays for comparison (``batch_options=False``) and for a question whose
+options together do not fit one batch.
+
+Every private or low-level llama-cpp-python call is in engine/llama_adapter.py; scoring runs
+on its ``ScoringContext`` and generation on ``Llama``'s own context, both on one copy of the
+weights. Each scoring call starts from an empty cache, so a question's numbers do not depend
+on what was asked before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-
-import numpy as np
 
 from probllms_tui.core.chat import ChatTemplate, strip_markers
 from probllms_tui.core.errors import InputError, ModelLoadError
@@ -39,37 +44,50 @@ from probllms_tui.core.prompt import (
     render_letter_prompt,
 )
 from probllms_tui.core.registry import DEFAULT_CLOZE_NORM, DEFAULT_SCORING
-from probllms_tui.engine.base import METHODS, OptionScorer
+from probllms_tui.engine import llama_adapter
+from probllms_tui.engine.base import METHODS, OptionScorer, ScoreResult
+from probllms_tui.engine.batching import ClozeItem, Limits, layout, picked_logprobs, plan_batches
 from probllms_tui.engine.cloze import CLOZE_NORMS, OptionLikelihood, normalise
 from probllms_tui.engine.gguf_check import check_gguf
-from probllms_tui.engine.threads import choose_threads
+from probllms_tui.engine.threads import choose_threads_explained, usable_cores
+
+# Sequences per scoring context: 16 four-option questions per decode; llama.cpp allows 256.
+N_SEQ_MAX = 64
+# Tokens per packed decode: one ubatch. Every token attends over the whole batch's cells
+# (masked where they belong to other sequences), so larger packs waste attention, while the
+# per-call savings are already small at this size: packed decoding runs at 0.94-1.04x of raw
+# llama.cpp doing the same work (docs/measurements.md). Not tuned further.
+PACK_TOKENS = 512
+# Logit rows per decode: each is n_vocab floats (1 MB for Gemma's 262k vocabulary).
+PACK_OUTPUTS = 64
+# A question alone may ask for more rows (long options: 128 MB of logits for Gemma); past
+# this it goes the sequential way, one option at a time.
+ALONE_OUTPUTS = 128
+# Tokens of the thread probe at open: a batch, yet ~0.05 s per run on the default model on
+# an idle machine (over a second with two threads under load 16 on 2 cores).
+PROBE_TOKENS = 32
+
+Key = tuple[str, tuple[str, ...]]  # (prefix text, option texts)
+Sums = list[tuple[float, int]]  # per option: (summed log-probability, token count)
 
 
-_LOG_SINK = None
+def _per_question(questions: Sequence[MCQ], passages_list) -> list[Sequence[Passage]]:
+    if passages_list is None:
+        return [()] * len(questions)
+    if len(passages_list) != len(questions):
+        raise ValueError("give one passages list per question")
+    return list(passages_list)
 
 
-def _silence_llama_logs() -> None:
-    """llama.cpp prints load-time notes to stderr even with verbose=False; drop them so the
-    CLI prints one clean line and the TUI's terminal is not scribbled over."""
-    global _LOG_SINK
-    if _LOG_SINK is not None:
-        return
-    import ctypes
-
-    import llama_cpp
-
-    @llama_cpp.llama_log_callback
-    def _sink(level, text, user_data):  # noqa: ARG001
-        return None
-
-    _LOG_SINK = _sink  # keep a reference: ctypes callbacks must outlive their registration
-    llama_cpp.llama_log_set(_sink, ctypes.c_void_p(0))
-
-
-def _log_softmax_at(logits: np.ndarray, token: int) -> float:
-    # exp in float32 (half the time over Gemma's 262k logits), the sum in float64.
-    m = logits.max()
-    return float(logits[token] - m) - float(np.log(np.exp(logits - m).sum(dtype=np.float64)))
+def _keys(questions: Sequence[MCQ], passages_list, unconditional: bool) -> list[Key]:
+    """What to score for each question, in order: its cloze prefix with its options, then
+    (pmi) the neutral prefix with the same options."""
+    keys: list[Key] = []
+    for q, passages in zip(questions, passages_list):
+        keys.append((render_cloze_prefix(q, passages), tuple(q.options)))
+        if unconditional:
+            keys.append((CLOZE_UNCONDITIONAL_PREFIX, tuple(q.options)))
+    return keys
 
 
 class LlamaEngine(OptionScorer):
@@ -84,6 +102,7 @@ class LlamaEngine(OptionScorer):
         threads: tuple[int, int] | None = None,
         seed: int = 0,
         cloze_norm: str = DEFAULT_CLOZE_NORM,
+        batch_options: bool = True,
     ):
         if default_method not in METHODS:
             raise InputError(f"unknown scoring method {default_method!r}; use one of {', '.join(METHODS)}")
@@ -93,32 +112,57 @@ class LlamaEngine(OptionScorer):
         meta = check_gguf(path, n_ctx=n_ctx)
         from llama_cpp import Llama  # heavy-ish import, only when a model is really loaded
 
-        _silence_llama_logs()
-        gen_threads, batch_threads = threads or choose_threads()
+        llama_adapter.silence_logs()
+        cores = usable_cores()
+        gen_threads, batch_threads = threads or (max(1, cores // 2), cores)
         try:
             self._llm = Llama(
                 model_path=str(path), n_ctx=n_ctx, n_batch=512, n_threads=gen_threads,
                 n_threads_batch=batch_threads, logits_all=False, seed=seed, verbose=False,
-                # Full-size sliding-window cache: scoring rolls the cache back to the question
-                # prefix for each option, which a pruned SWA cache (Gemma 3) cannot do.
+                # Full-size sliding-window cache (Gemma 3), as the scoring context has.
                 swa_full=True,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {path.name}: {exc}") from None
+        try:
+            self._scoring = llama_adapter.ScoringContext(
+                self._llm, n_ctx=n_ctx, n_seq_max=min(N_SEQ_MAX, llama_adapter.max_parallel_sequences()),
+                threads=(gen_threads, batch_threads))
+        except ModelLoadError:
+            self._llm.close()
+            raise
         self.path = path
         self.name = name or path.stem
         self.quantization = quantization
         self.n_ctx = n_ctx
-        self.threads = (gen_threads, batch_threads)
         self.default_method = default_method
         self.cloze_norm = cloze_norm
+        self.batch_options = batch_options
         self.architecture = meta.get("general.architecture", "")
         self._chat_source = str(meta.get("tokenizer.chat_template") or "")
         self._chat: ChatTemplate | None = None
         self._chat_failed = False
         self.last_generation_tps = 0.0
         self._letter_ids: dict[str, int] = {}
-        self._prefix: tuple[tuple[int, ...], np.ndarray] | None = None  # last cold-evaluated prefix
+        self._prefilled: dict[Key, Sums] = {}  # score_many's batched results, read by score
+        if threads is None:
+            gen_threads, batch_threads, self.threads_how = choose_threads_explained(self._probe_threads)
+        else:
+            self.threads_how = "given"
+        self.set_threads(gen_threads, batch_threads)
+
+    def set_threads(self, gen: int, batch: int) -> None:
+        llama_adapter.set_threads(self._llm, gen, batch)
+        self._scoring.set_threads(gen, batch)
+        self.threads = (gen, batch)
+
+    def _probe_threads(self, n: int) -> float:
+        """Prompt tokens/s with ``n`` threads on this model, now (engine/threads.py)."""
+        if not hasattr(self, "_probe_tokens"):
+            text = "The quick brown fox jumps over the lazy dog while the students take notes. " * 16
+            self._probe_tokens = self.tokenize(text)[:PROBE_TOKENS]
+            self._scoring.time_prompt(self._probe_tokens, n)  # warm-up: pages in the weights
+        return len(self._probe_tokens) / self._scoring.time_prompt(self._probe_tokens, n)
 
     # --- tokens -------------------------------------------------------------------------
     def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
@@ -140,106 +184,172 @@ class LlamaEngine(OptionScorer):
                 "(shorten the question or retrieve fewer notes)"
             )
 
-    # --- decoding -----------------------------------------------------------------------
-    def _decode(self, tokens: Sequence[int], logits_from: int) -> list[np.ndarray]:
-        """Append ``tokens`` to the cache; return logits for positions >= ``logits_from``.
-
-        ``logits_from`` indexes into ``tokens``; the last token always yields logits.
-        """
-        llm = self._llm
-        out: list[np.ndarray] = []
-        n_vocab = llm.n_vocab()
-        for start in range(0, len(tokens), llm.n_batch):
-            chunk = list(tokens[start:start + llm.n_batch])
-            n_past = llm.n_tokens
-            llm._batch.set_batch(batch=chunk, n_past=n_past, logits_all=False)
-            want = [i for i in range(len(chunk)) if start + i >= logits_from or start + i == len(tokens) - 1]
-            for i in range(len(chunk)):
-                llm._batch.batch.logits[i] = i in want
-            llm._ctx.decode(llm._batch)
-            llm.input_ids[n_past:n_past + len(chunk)] = chunk
-            llm.n_tokens += len(chunk)
-            for i in want:
-                ptr = llm._ctx.get_logits_ith(i)
-                out.append(np.ctypeslib.as_array(ptr, shape=(n_vocab,)).copy())
-        return out
-
-    def _eval_prefix(self, tokens: Sequence[int]) -> np.ndarray:
-        """Evaluate ``tokens`` from an empty cache; return the logits after the last one.
-
-        Why not reuse a cached common prefix across questions: llama.cpp's numbers depend on
-        how a sequence is split into batches (a prefix decoded earlier, the rest now), which
-        moved letter probabilities by up to 0.02, so the same question could get different
-        probabilities depending on what was asked before. Questions share only ~3 tokens
-        ("<bos>Question:"), so a cold evaluation costs nothing noticeable. The one reuse kept
-        is exact: the same prefix again (the same question re-scored, or the next option on
-        top of it), whose cache and logits come from one cold evaluation.
-        """
-        llm = self._llm
-        key = tuple(tokens)
-        if (self._prefix is not None and self._prefix[0] == key and llm.n_tokens >= len(key)
-                and tuple(llm.input_ids[: len(key)]) == key):
-            llm.n_tokens = len(key)
-            llm._ctx.kv_cache_seq_rm(-1, len(key), -1)
-            return self._prefix[1]
-        llm.n_tokens = 0
-        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-        logits = self._decode(tokens, logits_from=len(tokens) - 1)[-1]
-        self._prefix = (key, logits)
-        return logits
-
-    # --- scoring ------------------------------------------------------------------------
+    # --- letter -------------------------------------------------------------------------
     def _score_letter(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
         tokens = self.tokenize(render_letter_prompt(q, passages))
         self._check_fits(len(tokens) + 1)
-        logits = self._eval_prefix(tokens)
+        self._scoring.clear()
+        logits = self._scoring.decode_one_sequence(tokens, 0, len(tokens) - 1)[-1]
         return {l: float(logits[self._letter_token(l)]) for l in q.letters}, len(tokens)
 
+    # --- cloze --------------------------------------------------------------------------
     def cloze_likelihoods(self, q: MCQ, passages: Sequence[Passage] = (), *,
                           unconditional: bool = False) -> dict[str, OptionLikelihood]:
         """Each option's log-likelihood after the cloze prefix (and, if asked, after the
         neutral prefix): the raw material of every cloze normalisation (engine/cloze.py)."""
-        prefix = render_cloze_prefix(q, passages)
-        conditional = self._continuation_logprobs(prefix, q.options)
-        neutral = (self._continuation_logprobs(CLOZE_UNCONDITIONAL_PREFIX, q.options)
-                   if unconditional else [(None, 0)] * len(q.options))
-        return {
-            letter: OptionLikelihood(logprob=lp, n_tokens=n,
-                                     n_bytes=len(cloze_continuation(opt).encode("utf-8")),
-                                     unconditional=u)
-            for letter, opt, (lp, n), (u, _) in zip(q.letters, q.options, conditional, neutral)
-        }
+        result = self.cloze_likelihoods_many([q], [passages], unconditional=unconditional)[0]
+        if isinstance(result, InputError):
+            raise result
+        return result
 
-    def _continuation_logprobs(self, prefix: str, options: Sequence[str]) -> list[tuple[float, int]]:
-        """(sum of log-probs, token count) of each option's text after ``prefix``.
+    def cloze_likelihoods_many(
+        self, questions: Sequence[MCQ], passages_list: Sequence[Sequence[Passage]] | None = None, *,
+        unconditional: bool = False,
+    ) -> list[dict[str, OptionLikelihood] | InputError]:
+        """``cloze_likelihoods`` for many questions, packed several to a decode.
 
-        The prefix is evaluated once (or reused from the cache); each option then evaluates
-        only its own tokens on top of it, after rolling the cache back to the prefix.
+        A question that cannot be scored (longer than the context) gets its InputError in
+        its place instead of stopping the others.
         """
+        passages_list = _per_question(questions, passages_list)
+        per_q = 2 if unconditional else 1
+        sums, _ = self._option_logprobs(_keys(questions, passages_list, unconditional))
+        out: list[dict[str, OptionLikelihood] | InputError] = []
+        for i, q in enumerate(questions):
+            cond = sums[i * per_q]
+            neutral = sums[i * per_q + 1] if unconditional else [(None, 0)] * len(q.options)
+            if isinstance(cond, InputError) or isinstance(neutral, InputError):
+                out.append(cond if isinstance(cond, InputError) else neutral)
+                continue
+            out.append({
+                letter: OptionLikelihood(logprob=lp, n_tokens=n,
+                                         n_bytes=len(cloze_continuation(opt).encode("utf-8")),
+                                         unconditional=u)
+                for letter, opt, (lp, n), (u, _) in zip(q.letters, q.options, cond, neutral)
+            })
+        return out
+
+    def _item(self, key: Key) -> ClozeItem:
+        prefix, options = key
         ctx = self.tokenize(prefix)
-        conts: list[list[int]] = []
+        conts = []
         for option in options:
             # As lm-evaluation-harness does: tokenize context+continuation together and take
             # the tokens past the context, so merges across the boundary match training.
             whole = self.tokenize(prefix + cloze_continuation(option))
             cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else []
-            conts.append(cont or self.tokenize(cloze_continuation(option), bos=False))
-        self._check_fits(len(ctx) + max(len(c) for c in conts))
-        last = self._eval_prefix(ctx)
-        out: list[tuple[float, int]] = []
-        for cont in conts:
-            self._llm.n_tokens = len(ctx)
-            self._llm._ctx.kv_cache_seq_rm(-1, len(ctx), -1)
-            rows = [last]
+            conts.append(tuple(cont or self.tokenize(cloze_continuation(option), bos=False)))
+        return ClozeItem(tuple(ctx), tuple(conts))
+
+    def _option_logprobs(self, keys: Sequence[Key]) -> tuple[list[Sums | InputError], list[float]]:
+        """Per key: each option's (summed log-prob, tokens), and the seconds spent on it
+        (a batch's wall time divided equally over the keys it held)."""
+        results: list[Sums | InputError | None] = [None] * len(keys)
+        seconds = [0.0] * len(keys)
+        alone = Limits(tokens=self._scoring.n_ctx, seqs=self._scoring.n_seq_max, outputs=ALONE_OUTPUTS)
+        batched: list[tuple[int, ClozeItem]] = []
+        for i, key in enumerate(keys):
+            if key in self._prefilled:
+                results[i] = self._prefilled[key]
+                continue
+            t0 = time.perf_counter()
+            item = self._item(key)
+            try:
+                self._check_fits(len(item.prefix) + max(len(c) for c in item.conts))
+            except InputError as exc:
+                results[i] = exc
+            else:
+                if self.batch_options and alone.fits(item):
+                    batched.append((i, item))
+                else:
+                    results[i] = self._sequential(item)
+            seconds[i] += time.perf_counter() - t0
+        limits = Limits(tokens=min(PACK_TOKENS, self._scoring.n_ctx), seqs=self._scoring.n_seq_max,
+                        outputs=PACK_OUTPUTS)
+        for pack in plan_batches([item for _, item in batched], limits):
+            t0 = time.perf_counter()
+            sums = self._decode_batch([batched[j][1] for j in pack])
+            share = (time.perf_counter() - t0) / len(pack)
+            for j, s in zip(pack, sums):
+                results[batched[j][0]] = s
+                seconds[batched[j][0]] += share
+        return results, seconds  # type: ignore[return-value]
+
+    def _decode_batch(self, items: Sequence[ClozeItem]) -> list[Sums]:
+        """All ``items`` in one decode, options as parallel sequences (engine/batching.py)."""
+        lay = layout(items)
+        self._scoring.clear()
+        rows = self._scoring.decode(lay.tokens, lay.pos, lay.seq_ids, lay.logits)
+        row_idx = [r for reads in lay.reads for rws, _ in reads for r in rws]
+        targets = [t for reads in lay.reads for _, cont in reads for t in cont]
+        lps = picked_logprobs(rows, row_idx, targets)
+        out, k = [], 0
+        for reads in lay.reads:
+            sums = []
+            for _, cont in reads:
+                sums.append((float(lps[k:k + len(cont)].sum()), len(cont)))
+                k += len(cont)
+            out.append(sums)
+        return out
+
+    def _sequential(self, item: ClozeItem) -> Sums:
+        """The question once, then each option on top of it after rolling the cache back."""
+        sc, n = self._scoring, len(item.prefix)
+        sc.clear()
+        last = sc.decode_one_sequence(item.prefix, 0, n - 1)[-1:].copy()
+        out: Sums = []
+        for cont in item.conts:
+            sc.remove_from(-1, n)
+            lp = float(picked_logprobs(last, [0], [cont[0]])[0])
             if len(cont) > 1:
-                rows += self._decode(cont[:-1], logits_from=0)
-            out.append((sum(_log_softmax_at(r, t) for r, t in zip(rows, cont)), len(cont)))
+                rows = sc.decode_one_sequence(cont[:-1], n, 0)
+                lp += float(picked_logprobs(rows, range(len(cont) - 1), cont[1:]).sum())
+            out.append((lp, len(cont)))
         return out
 
     def _score_cloze(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
         options = self.cloze_likelihoods(q, passages, unconditional=self.cloze_norm == "pmi")
         n_prompt = self.count_tokens(render_cloze_prefix(q, passages)) + 1
         return normalise(options, self.cloze_norm), n_prompt
+
+    # --- many questions -----------------------------------------------------------------
+    def score_many(self, questions: Sequence[MCQ], passages_list: Sequence[Sequence[Passage]] | None = None,
+                   method: str | None = None) -> list[ScoreResult | InputError]:
+        """``score`` for each question; cloze packs several questions into each decode.
+
+        Each result goes through ``score`` (the same normalisation, softmax and whatever else
+        ``score`` applies); its ``latency_ms`` is the question's share of the batch wall time
+        (a batch's time divided equally over the questions it held) plus its own ``score``
+        call. Letter scoring stays one decode per question.
+        """
+        method = method or self.default_method
+        passages_list = _per_question(questions, passages_list)
+        if method != "cloze":
+            return [self._score_or_error(q, p, method, 0.0) for q, p in zip(questions, passages_list)]
+        unconditional = self.cloze_norm == "pmi"
+        keys = _keys(questions, passages_list, unconditional)
+        sums, seconds = self._option_logprobs(keys)
+        per_q = 2 if unconditional else 1
+        out: list[ScoreResult | InputError] = []
+        try:
+            for i, (q, passages) in enumerate(zip(questions, passages_list)):
+                mine = list(zip(keys[i * per_q:(i + 1) * per_q], sums[i * per_q:(i + 1) * per_q]))
+                error = next((s for _, s in mine if isinstance(s, InputError)), None)
+                if error is not None:
+                    out.append(error)
+                    continue
+                self._prefilled = dict(mine)
+                out.append(self._score_or_error(q, passages, method, sum(seconds[i * per_q:(i + 1) * per_q])))
+        finally:
+            self._prefilled = {}
+        return out
+
+    def _score_or_error(self, q: MCQ, passages, method: str, extra_s: float) -> ScoreResult | InputError:
+        try:
+            res = self.score(q, passages, method)
+        except InputError as exc:
+            return exc
+        return dataclasses.replace(res, latency_ms=res.latency_ms + extra_s * 1000.0)
 
     # --- generation ---------------------------------------------------------------------
     def chat_template(self) -> ChatTemplate | None:
@@ -319,7 +429,6 @@ class LlamaEngine(OptionScorer):
         """Stream text pieces; stops between tokens as soon as ``should_stop()`` is true."""
         n = 0
         t_first = None
-        self._prefix = None  # generation rewrites the cache past (and at) the prompt's end
         stream = self._llm.create_completion(
             prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.95,
             repeat_penalty=1.1, stop=list(stop), stream=True, seed=0,
@@ -340,6 +449,10 @@ class LlamaEngine(OptionScorer):
             stream.close()  # frees llama.cpp's generator state even when we stop early
 
     def close(self) -> None:
+        scoring = getattr(self, "_scoring", None)
+        if scoring is not None:
+            scoring.close()
+            self._scoring = None
         llm = getattr(self, "_llm", None)
         if llm is not None:
             llm.close()

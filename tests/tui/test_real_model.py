@@ -27,6 +27,7 @@ async def test_practice_answer_with_the_real_default_model(make_app, default_eng
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         assert default_engine.name in app.status_text
+        assert f"{default_engine.threads[1]} threads" in app.status_text  # chosen at open
         await pilot.press("c")
         await settle(app, pilot, 0.1)
         pick = str(app.screen.query_one("#pick", Static).render())
