@@ -35,7 +35,7 @@ def test_every_source_is_listed_and_broken_entries_say_why(stores, default_gguf)
 
 
 def test_ollama_models_env_and_the_discover_switch(stores, tmp_path, tiny):
-    from conftest import ollama_store
+    from stores import ollama_store
 
     other = ollama_store(tmp_path / "elsewhere", {"library/tiny/latest": tiny["ok"]})
     env = {**stores, "OLLAMA_MODELS": str(other)}

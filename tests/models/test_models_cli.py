@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ollama_store
+from stores import ollama_store
 from hub_server import HubServer, Repo, repo_with
 
 QUESTION = "Which gas do plants take in for photosynthesis? A) oxygen B) carbon dioxide C) helium"
