@@ -47,7 +47,7 @@ def list_models(
             "chat template" if r["chat_template"] else "")
         print(f"{name:44} {r['source']:10} {r['architecture'] or '?':10} "
               f"{params_label(r['parameters'], r['size_label']):>6} {r['quantization'] or '?':7} "
-              f"{human_size(r['size_bytes']):>8}  {note}")
+              f"{human_size(r['size_bytes']) if r['size_bytes'] else '-':>8}  {note}")
     print(f"\nmodels dir: {where}")
 
 
