@@ -25,6 +25,7 @@ KEYS = [
     ("models", "Enter", "load the highlighted model"),
     ("models", "ctrl+s", "save settings"),
     ("models", "f6", "refresh the model list"),
+    ("models", "ctrl+b", "benchmark the loaded model (again: stop)"),
     ("notes", "ctrl+r", "rebuild the notes index"),
 ]
 
