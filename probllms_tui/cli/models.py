@@ -54,7 +54,7 @@ def list_models(
             uncalibrated.append(r["name"])
         print(f"{name:44} {r['source']:10} {r['architecture'] or '?':10} "
               f"{params_label(r['parameters'], r['size_label']):>6} {r['quantization'] or '?':7} "
-              f"{human_size(r['size_bytes']):>8}  {cal_text:10}  {note}")
+              f"{human_size(r['size_bytes']) if r['size_bytes'] else '-':>8}  {cal_text:10}  {note}")
     print(f"\nmodels dir: {where}")
     if uncalibrated:
         print("uncalibrated models show percentages that were not measured; calibrate one with:\n"

@@ -3,7 +3,8 @@
 A 1-5 GB model is never copied: each source is read where it lies and named by where it
 came from, so ``--model ollama:qwen2.5:1.5b`` reads Ollama's own blob.
 
-- ``ollama:``   Ollama's store ($OLLAMA_MODELS, else ~/.ollama/models): a manifest per
+- ``ollama:``   Ollama's store ($OLLAMA_MODELS, else ~/.ollama/models, else the Linux
+  service's /usr/share/ollama/.ollama/models): a manifest per
   ``manifests/<host>/<namespace>/<model>/<tag>`` whose layer of media type
   ``application/vnd.ollama.image.model`` names the GGUF blob ``blobs/sha256-<hex>``.
 - ``lmstudio:`` LM Studio's folder (~/.lmstudio/models, older ~/.cache/lm-studio/models):
@@ -66,10 +67,17 @@ def _home(env: Mapping[str, str]) -> Path:
     return Path(env.get("HOME") or Path.home())
 
 
+# Linux installs of Ollama run it as a system user whose store is here, not under $HOME.
+OLLAMA_SERVICE_STORE = Path("/usr/share/ollama/.ollama/models")
+
+
 def ollama_root(env: Mapping[str, str] = os.environ) -> Path:
     if env.get("OLLAMA_MODELS"):
         return Path(env["OLLAMA_MODELS"]).expanduser()
-    return _home(env) / ".ollama" / "models"
+    user = _home(env) / ".ollama" / "models"
+    if not user.is_dir() and sys.platform.startswith("linux") and OLLAMA_SERVICE_STORE.is_dir():
+        return OLLAMA_SERVICE_STORE
+    return user
 
 
 def lmstudio_roots(env: Mapping[str, str] = os.environ) -> list[Path]:

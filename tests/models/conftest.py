@@ -11,9 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ggufs.py, hub_server.py
 
 import ggufs  # noqa: E402
-
-from stores import ollama_store  # noqa: E402,F401
-
+from stores import ollama_store  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory) -> dict[str, Path]:

@@ -1,5 +1,4 @@
-"""Model stores as other tools lay them out (a plain module: `from conftest import` picks up
-another folder's conftest when the whole suite runs)."""
+"""An Ollama store laid out as Ollama lays it out, its blobs symlinked to real files."""
 
 from __future__ import annotations
 
