@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -46,14 +47,22 @@ def main(argv: list[str]) -> None:
         with report.open("a") as fh:
             fh.write(json.dumps(fields) + "\n")
 
-    async def until(condition, timeout: float = 300.0) -> None:
+    async def until(condition, timeout: float = float(os.environ.get("PROBLLMS_DRIVER_TIMEOUT", 300))) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                say(error=f"state {state} not reached in {timeout:.0f} s")
+                # What the app showed instead, so a state that never comes can be diagnosed.
+                say(error=f"state {state} not reached in {timeout:.0f} s (model {app.model_state}, "
+                          f"screen {type(app.screen).__name__}, pick {_safe(pick_text)!r})")
                 app.exit(return_code=9)
                 return
             await asyncio.sleep(0.005)
+
+    def _safe(fn):
+        try:
+            return fn()
+        except Exception as exc:  # the widget may not exist in this state
+            return f"<{type(exc).__name__}>"
 
     def pick_text() -> str:
         return str(app.screen.query_one(AnswerPanel).query_one("#pick").render())
@@ -71,6 +80,19 @@ def main(argv: list[str]) -> None:
             if state == "scoring":
                 await until(lambda: "scoring" in pick_text())
             else:
+                # A short explanation can arrive and end between two looks (the citation guard
+                # holds its first words until it can judge them): then try the next question.
+                def answered() -> bool:
+                    return not panel.running and pick_text().startswith(("Model", "Not sure"))
+
+                for _ in range(5):
+                    await until(lambda: panel._stream is not None or answered())
+                    if panel._stream is not None:
+                        break
+                    await pilot.press("n")
+                    await pilot.pause(0.3)
+                    await pilot.press("a")
+                    await pilot.pause(0.3)
                 await until(lambda: panel._stream is not None)
         elif state == "indexing":
             # The child has reported a file: the embedder is loading or a batch is being embedded.
