@@ -15,6 +15,7 @@ from probllms_tui.app.config import AppConfig
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "tui"))
 from fakes import FakeEngine, engine_factory  # noqa: E402
+from tui_support import until_model_ready  # noqa: E402
 
 
 def test_the_index_says_when_a_build_was_cut_short(tmp_path, embedder):
@@ -68,10 +69,5 @@ async def test_the_app_finishes_a_build_cut_short_at_start(tmp_path):
                        retriever_factory=lambda d: _Unfinished(folder), notes_indexer=indexer)
     app = ProbLLMsApp(config)
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(200):
-            if app.model_state == "ready":
-                break
-            await pilot.pause(0.05)
-        await pilot.pause(0.1)
-        await app.workers.wait_for_complete()
+        await until_model_ready(app, pilot)
         assert calls == [folder]

@@ -40,6 +40,7 @@ while True:
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "tui"))
 from fakes import FakeEngine, engine_factory  # noqa: E402  the scripted engine at the Engine boundary
+from tui_support import until_model_ready  # noqa: E402
 
 
 def _app(home: Path, bank: Path, indexed: list) -> ProbLLMsApp:
@@ -53,16 +54,6 @@ def _app(home: Path, bank: Path, indexed: list) -> ProbLLMsApp:
     return ProbLLMsApp(config)
 
 
-async def _settled(app, pilot) -> None:
-    """The model is loaded and what its arrival starts (indexing, for the owner) is over."""
-    for _ in range(200):
-        if app.model_state == "ready":
-            break
-        await pilot.pause(0.05)
-    await pilot.pause(0.1)
-    await app.workers.wait_for_complete()
-
-
 async def test_a_second_instance_practises_but_leaves_the_index_to_the_first(tmp_path):
     home, bank = tmp_path / "home", tmp_path / "bank.jsonl"
     bank.write_text(json.dumps({"question": "2+2?", "choices": ["3", "4"], "answer": "B"}) + "\n")
@@ -73,7 +64,7 @@ async def test_a_second_instance_practises_but_leaves_the_index_to_the_first(tmp
         indexed: list = []
         app = _app(home, bank, indexed)
         async with app.run_test(size=(100, 30)) as pilot:
-            await _settled(app, pilot)
+            await until_model_ready(app, pilot)
             messages = [n.message for n in app._notifications]
             assert any("another ProbLLMs is running on" in m and "does not index notes" in m for m in messages)
             assert app.model_state == "ready"  # the point where the owner starts indexing
@@ -100,5 +91,5 @@ async def test_a_second_instance_practises_but_leaves_the_index_to_the_first(tmp
     indexed = []
     app = _app(home, bank, indexed)  # the next start owns the data dir again
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settled(app, pilot)
+        await until_model_ready(app, pilot)
         assert app.instance.owner and indexed == [REPO_ROOT / "notes"]

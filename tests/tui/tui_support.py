@@ -17,3 +17,14 @@ async def settle(app, pilot, seconds: float = 0.05) -> None:
     await pilot.pause(seconds)
     await app.workers.wait_for_complete()
     await pilot.pause(seconds)
+
+
+async def until_model_ready(app, pilot, seconds: float = 10.0) -> None:
+    """The model is loaded and what its arrival starts (indexing, for the data dir's owner)
+    is over."""
+    for _ in range(int(seconds / 0.05)):
+        if app.model_state == "ready":
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.1)
+    await app.workers.wait_for_complete()
