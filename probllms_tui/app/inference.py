@@ -26,10 +26,6 @@ class Scored:
     result: ScoreResult
     notes: QuestionNotes
 
-    @property
-    def passages(self):
-        return self.notes.passages
-
 
 @dataclass
 class Piece:

@@ -66,10 +66,6 @@ class Retriever:
         meta = self._col.metadata or {}
         return Path(meta["notes_dir"]) if meta.get("complete") is False and meta.get("notes_dir") else None
 
-    def vector_ranking(self, query: str, n: int) -> list[int]:
-        vec = self.embedder.encode([query])
-        return self.vector_ranking_for(vec, n)
-
     def similarities(self, query_vec: np.ndarray, rows: list[int]) -> list[float]:
         """Cosine of each row's chunk to the query: the absolute relevance that rank fusion
         lacks ("is this passage about the question at all?", rag/question_notes.py).

@@ -137,23 +137,18 @@ def open_collection(client, where_: str, expected: dict, *, create: bool):
     return col
 
 
-def _pages(col, include: list[str], page: int) -> Iterator[dict]:
+def iter_records(col, include: list[str], page: int = 5000) -> Iterator[tuple[str, dict, str | None]]:
+    """(id, metadata, document) for every chunk, paged so a large index never loads at once."""
     offset = 0
     while True:
         got = col.get(include=include, limit=page, offset=offset)
-        if not got["ids"]:
-            return
-        yield got
-        offset += len(got["ids"])
-
-
-def iter_records(col, include: list[str], page: int = 5000) -> Iterator[tuple[str, dict, str | None]]:
-    """(id, metadata, document) for every chunk, paged so a large index never loads at once."""
-    for got in _pages(col, include, page):
         ids = got["ids"]
+        if not ids:
+            return
         docs = got.get("documents") or [None] * len(ids)
         for i, meta, doc in zip(ids, got["metadatas"], docs):
             yield i, meta or {}, doc
+        offset += len(ids)
 
 
 def batch_size(client) -> int:
