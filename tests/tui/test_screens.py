@@ -67,7 +67,7 @@ async def test_notes_screen_without_a_rag_service_says_so(make_app, monkeypatch)
 async def test_notes_reindex_shows_progress_and_reopens_the_retriever(make_app, monkeypatch):
     calls = []
 
-    class Service:  # the RAG service's two functions, as issue #4 defines them
+    class Service:  # the RAG service's two functions (rag/service.py)
         @staticmethod
         def index_status(data_dir):
             return {"exists": bool(calls), "files": len(calls), "chunks": 3 * len(calls)}
