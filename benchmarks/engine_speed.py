@@ -231,7 +231,7 @@ def plain_likelihoods(engine, q: MCQ) -> dict:
     from probllms_tui.engine.batching import picked_logprobs
     from probllms_tui.engine.cloze import OptionLikelihood
 
-    item = engine._item((render_cloze_prefix(q), tuple(q.options)))
+    item = engine.cloze_request(render_cloze_prefix(q), q.options)
     sc, out = engine._scoring, {}
     for letter, cont in zip(q.letters, item.conts):
         sc.clear()
@@ -253,7 +253,7 @@ def bench_batch(engine, questions: list[MCQ], chunk: int, plain: int = 0) -> Non
     seq_res, one_res, many_res = [], [], []
     for c, start in enumerate(range(0, len(questions), chunk)):
         qs = questions[start:start + chunk]
-        items = [engine._item((render_cloze_prefix(q), tuple(q.options))) for q in qs]
+        items = [engine.cloze_request(render_cloze_prefix(q), q.options) for q in qs]
         limits = Limits(engine_mod.PACK_TOKENS, engine._scoring.n_seq_max, engine_mod.PACK_OUTPUTS)
         plan = plan_batches(items, limits)
         n_logits = [sum(items[i].n_outputs for i in pack) for pack in plan]

@@ -132,22 +132,18 @@ def ours(spec_arg: str, bank: Path, n: int, method: str, out: Path, threads: int
 
 
 def cloze_lengths(hf_dir: Path, questions) -> list[dict]:
-    """Our option token counts (the engine's rule needs them to normalise lm-eval's sums)."""
+    """Our option token counts (the engine's rule needs them to normalise lm-eval's sums), from
+    the scoring template's own requests: the tokenizer is all it needs, no model."""
     from transformers import AutoTokenizer
 
+    from probllms_tui.core.prompt import render_cloze_prefix
     from probllms_train.bench.hf_scorer import HFScorer
 
     scorer = HFScorer(None, AutoTokenizer.from_pretrained(str(hf_dir)), name="tok", n_ctx=4096, method="cloze")
     out = []
     for q in questions:
-        from probllms_tui.core.prompt import cloze_continuation, render_cloze_prefix
-
-        ctx = scorer.tokenize(render_cloze_prefix(q))
-        lengths = {}
-        for l, o in zip(q.letters, q.options):
-            whole = scorer.tokenize(render_cloze_prefix(q) + cloze_continuation(o))
-            lengths[l] = len(whole) - len(ctx) if whole[:len(ctx)] == ctx else scorer.count_tokens(cloze_continuation(o))
-        out.append(lengths)
+        item = scorer.cloze_request(render_cloze_prefix(q), q.options)
+        out.append({l: len(cont) for l, cont in zip(q.letters, item.conts)})
     return out
 
 

@@ -1,56 +1,79 @@
 """Score MCQs with a transformers model (optionally a PEFT adapter) exactly as the engine does.
 
-Same prompt strings (probllms_tui.core.prompt), same tokenisation rules (BOS + text, no
-special-token parsing; cloze continuations taken from the joint tokenisation of context +
-option, as lm-evaluation-harness does), same scores:
-- letter: the next-token logit of " A", " B", ... after the letter prompt;
-- cloze: the summed log-probability of each option's tokens, normalised by the engine's rule
-  (``cloze_normalise``).
-The softmax over those scores gives the probabilities, the argmax the answer.
+``HFScorer`` is a ``ScoringTemplate`` (probllms_tui/engine/scoring.py), like the GGUF engine:
+the template builds the prompts, the option tokens (joint tokenisation of context + option,
+as lm-evaluation-harness does), the fit check and the normalisation (every ``cloze_norm``,
+``pmi`` included), and turns scores into the answer and probabilities. This module supplies
+the template's primitives on transformers:
+- ``tokenize``: BOS + text, no special-token parsing;
+- ``next_token_logits``: one forward pass of the letter prompt;
+- ``continuation_logprobs``: per request, one padded batch of prefix + each option
+  (``batch_logprobs``, the routine `bench reward` scores preference pairs with too).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-from probllms_tui.core.errors import InputError, ModelLoadError
-from probllms_tui.core.mcq import MCQ
-from probllms_tui.core.prompt import (
-    Passage,
-    cloze_continuation,
-    letter_continuation,
-    render_cloze_prefix,
-    render_letter_prompt,
-)
+from probllms_tui.core.errors import ModelLoadError
 from probllms_tui.core.registry import DEFAULT_CLOZE_NORM
-from probllms_tui.engine.base import METHODS, OptionScorer
 from probllms_tui.engine.cloze import OptionLikelihood, normalise
+from probllms_tui.engine.scoring import ClozeItem, ScoringTemplate, Sums, check_choices
 
 
 def cloze_normalise(raw: dict[str, float], lengths: dict[str, int], n_bytes: dict[str, int],
                     norm: str = DEFAULT_CLOZE_NORM) -> dict[str, float]:
     """The engine's own cloze normalisation (probllms_tui/engine/cloze.py), applied to summed
     log-probs, token counts and byte counts. ``norm`` defaults to the registry's default, which
-    is what GGUF models use unless their manifest names another; ``pmi`` needs the
-    unconditional pass, which this scorer does not run."""
+    is what GGUF models use unless their manifest names another; ``pmi`` needs unconditional
+    log-likelihoods, which this helper is not given."""
     options = {k: OptionLikelihood(logprob=raw[k], n_tokens=lengths[k], n_bytes=n_bytes[k]) for k in raw}
     return normalise(options, norm)
 
 
-class HFScorer(OptionScorer):
+def pad_id(tokenizer) -> int:
+    # Padded positions are masked out and never read, so any id serves where there is none.
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def batch_logprobs(model, pad: int, prefix: Sequence[int], conts: Sequence[Sequence[int]]) -> Sums:
+    """Per continuation: (sum of log P(token | prefix and its tokens before it), token count),
+    from one right-padded, masked batch of prefix + continuation, log-softmax in float64."""
+    import torch
+
+    seqs = [list(prefix) + list(c) for c in conts]
+    width = max(map(len, seqs))
+    ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
+    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask).logits
+    out = []
+    for row, c in enumerate(conts):
+        pos = torch.arange(len(prefix) - 1, len(prefix) - 1 + len(c))
+        # log-softmax row by row, so only the rows read are taken to float64 (the same
+        # numbers as over the whole batch, without its n_vocab x width x options copy)
+        logp = torch.log_softmax(logits[row, pos].double(), dim=-1)
+        out.append((float(logp[torch.arange(len(c)), torch.tensor(list(c))].sum()), len(c)))
+    return out
+
+
+class HFScorer(ScoringTemplate):
     quantization = "HF"
 
-    def __init__(self, model, tokenizer, *, name: str, n_ctx: int, method: str):
+    def __init__(self, model, tokenizer, *, name: str, n_ctx: int, method: str,
+                 cloze_norm: str = DEFAULT_CLOZE_NORM):
+        check_choices(method, cloze_norm)
         self.model = model
         self.tok = tokenizer
         self.name = name
         self.n_ctx = n_ctx
-        if method not in METHODS:
-            raise InputError(f"unknown scoring method {method!r}; use one of {', '.join(METHODS)}")
         self.default_method = method
+        self.cloze_norm = cloze_norm
 
     @classmethod
-    def load(cls, spec, *, n_ctx: int = 2048, method: str = "cloze") -> "HFScorer":
+    def load(cls, spec, *, n_ctx: int = 2048, method: str = "cloze",
+             cloze_norm: str = DEFAULT_CLOZE_NORM) -> "HFScorer":
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -65,64 +88,27 @@ class HFScorer(OptionScorer):
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"transformers could not load {spec.arg}: {str(exc).splitlines()[0]}") from None
         model.eval()
-        return cls(model, tok, name=spec.name, n_ctx=n_ctx, method=method)
+        return cls(model, tok, name=spec.name, n_ctx=n_ctx, method=method, cloze_norm=cloze_norm)
 
-    # --- tokens -------------------------------------------------------------------------
+    # --- the scoring template's primitives ----------------------------------------------
     def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
         ids = self.tok(text, add_special_tokens=False)["input_ids"]
         bos_id = self.tok.bos_token_id
         return ([bos_id] + ids) if bos and bos_id is not None else ids
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text, bos=False))
-
-    def _check_fits(self, n: int) -> None:
-        if n >= self.n_ctx:
-            raise InputError(f"prompt is {n} tokens; the model context holds {self.n_ctx}")
-
-    def _logits(self, batch: list[list[int]]):
+    def next_token_logits(self, tokens: Sequence[int]):
         import torch
 
-        width = max(len(s) for s in batch)
-        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
-        ids = torch.tensor([s + [pad] * (width - len(s)) for s in batch])
-        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in batch])
         with torch.no_grad():
-            return self.model(input_ids=ids, attention_mask=mask).logits.float()
+            return self.model(input_ids=torch.tensor([list(tokens)])).logits[0, -1].float()
 
-    # --- scoring ------------------------------------------------------------------------
-    def _score_letter(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
-        tokens = self.tokenize(render_letter_prompt(q, passages))
-        self._check_fits(len(tokens) + 1)
-        last = self._logits([tokens])[0, -1]
-        ids = {l: self.tokenize(letter_continuation(l), bos=False)[-1] for l in q.letters}
-        return {l: float(last[i]) for l, i in ids.items()}, len(tokens)
-
-    def cloze_raw(self, q: MCQ, passages: Sequence[Passage] = ()) -> tuple[dict[str, float], dict[str, int], int]:
-        """Summed option log-probs and option token counts (before normalisation)."""
-        import torch
-
-        prefix = render_cloze_prefix(q, passages)
-        ctx = self.tokenize(prefix)
-        conts: dict[str, list[int]] = {}
-        for letter, option in zip(q.letters, q.options):
-            whole = self.tokenize(prefix + cloze_continuation(option))
-            cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else self.tokenize(cloze_continuation(option), bos=False)
-            conts[letter] = cont or self.tokenize(cloze_continuation(option), bos=False)
-        self._check_fits(len(ctx) + max(len(c) for c in conts.values()))
-        logits = self._logits([ctx + c for c in conts.values()])
-        logp = torch.log_softmax(logits.double(), dim=-1)
-        raw, lengths = {}, {}
-        for row, (letter, cont) in enumerate(conts.items()):
-            pos = torch.arange(len(ctx) - 1, len(ctx) - 1 + len(cont))
-            raw[letter] = float(logp[row, pos, torch.tensor(cont)].sum())
-            lengths[letter] = len(cont)
-        return raw, lengths, len(ctx)
-
-    def _score_cloze(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
-        raw, lengths, n_ctx = self.cloze_raw(q, passages)
-        n_bytes = {l: len(cloze_continuation(o).encode("utf-8")) for l, o in zip(q.letters, q.options)}
-        return cloze_normalise(raw, lengths, n_bytes), n_ctx
+    def continuation_logprobs(self, items: Sequence[ClozeItem]) -> tuple[list[Sums], list[float]]:
+        sums, seconds = [], []
+        for item in items:  # one request (a question's options) per forward pass
+            t0 = time.perf_counter()
+            sums.append(batch_logprobs(self.model, pad_id(self.tok), item.prefix, item.conts))
+            seconds.append(time.perf_counter() - t0)
+        return sums, seconds
 
     def close(self) -> None:
         self.model = None

@@ -110,14 +110,15 @@ def _retrieve(retriever, scorer, q: MCQ, k: int):
     return notes_for_question(retriever, q, k=k, n_ctx=scorer.n_ctx, count_tokens=scorer.count_tokens)
 
 
-# Questions handed at once to an engine with ``score_many``, which packs them several to a
-# decode (cloze). Other scorers get one at a time, so Ctrl-C keeps every scored sample.
+# Questions handed at once to a scorer that packs several into one decode (``packs_questions``:
+# the GGUF engine, cloze). Others get one at a time, since a chunk would only delay the samples
+# that Ctrl-C keeps.
 SCORE_CHUNK = 32
 
 
 def _score_chunk(scorer, chunk: list[MCQ], passages: list[list], method: str) -> list:
-    """ScoreResult or InputError per question. An engine with ``score_many`` scores a chunk
-    in packed batches; each latency is then the question's share of its batch wall time."""
+    """ScoreResult or InputError per question. A scorer with ``score_many`` (engine/scoring.py)
+    scores the chunk in one backend call; each latency is then the question's share of it."""
     if hasattr(scorer, "score_many"):
         return scorer.score_many(chunk, passages, method)
     out = []
@@ -138,7 +139,7 @@ def _score_run(run: Run, scorer, retriever, k: int, progress: bool) -> None:
         total=len(questions), desc=f"{run.label} / {run.dataset.name}", unit="q",
         file=sys.stderr, disable=not progress, leave=False,
     ) as bar:
-        step = SCORE_CHUNK if hasattr(scorer, "score_many") else 1
+        step = SCORE_CHUNK if getattr(scorer, "packs_questions", False) else 1
         for start in range(0, len(questions), step):
             chunk = questions[start:start + step]
             notes = [_retrieve(retriever, scorer, q, k) if run.rag else None for q in chunk]

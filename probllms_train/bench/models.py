@@ -87,11 +87,12 @@ def resolve_model(arg: str, models_dir: Path | None = None) -> ModelSpec:
 
 def open_scorer(spec: ModelSpec, *, n_ctx: int = 2048, method: str | None = None,
                 models_dir: Path | None = None, threads: tuple[int, int] | None = None):
-    """An object with the engine's ``score``/``count_tokens``/``close``/``n_ctx``."""
+    """A ``ScoringTemplate`` (probllms_tui/engine/scoring.py): ``score``, ``score_many``,
+    ``count_tokens``, ``close``, ``n_ctx``, the same requests whichever backend runs it."""
     if spec.kind == "gguf":
         from probllms_tui.engine.load import open_engine
 
-        # The engine scores each question from an empty cache (engine/llama.py, _eval_prefix),
+        # The engine scores each question from an empty cache (engine/llama.py),
         # so predictions do not depend on question order; tests/engine checks it.
         return open_engine(spec.arg, models_dir=models_dir, n_ctx=n_ctx, method=method, threads=threads)
     from probllms_train.bench.hf_scorer import HFScorer

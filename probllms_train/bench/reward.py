@@ -39,28 +39,20 @@ def run_beta(run_dir: Path) -> float | None:
 
 
 def response_logps(model, tokenizer, prompt: str, responses: list[str]) -> list[float]:
-    """Summed log pi(response | prompt) for each response (one padded batch)."""
-    import torch
+    """Summed log pi(response | prompt) for each response (one padded batch).
+
+    Tokenized as the pairs are trained (module docstring): BOS + the prompt's ids, then each
+    response's own ids + EOS, not the MCQ scorer's joint tokenisation of the two.
+    """
+    from probllms_train.bench.hf_scorer import batch_logprobs, pad_id
 
     def ids(text: str) -> list[int]:
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    p = bos + ids(prompt)
     conts = [ids(r) + eos for r in responses]
-    seqs = [p + c for c in conts]
-    width = max(map(len, seqs))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
-    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
-    with torch.no_grad():
-        logp = torch.log_softmax(model(input_ids=input_ids, attention_mask=mask).logits.double(), dim=-1)
-    out = []
-    for row, c in enumerate(conts):
-        pos = torch.arange(len(p) - 1, len(p) - 1 + len(c))
-        out.append(float(logp[row, pos, torch.tensor(c)].sum()))
-    return out
+    return [lp for lp, _ in batch_logprobs(model, pad_id(tokenizer), bos + ids(prompt), conts)]
 
 
 def pair_rewards(peft_model, tokenizer, pairs, beta: float) -> list[dict]:

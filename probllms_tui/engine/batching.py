@@ -17,23 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class ClozeItem:
-    """One prefix and the token continuations to score after it."""
-
-    prefix: tuple[int, ...]
-    conts: tuple[tuple[int, ...], ...]
-
-    @property
-    def n_tokens(self) -> int:
-        """Tokens this item puts into a batch (and into the unified KV cache)."""
-        return len(self.prefix) + sum(len(c) - 1 for c in self.conts)
-
-    @property
-    def n_outputs(self) -> int:
-        """Logit rows this item asks for."""
-        return 1 + sum(len(c) - 1 for c in self.conts)
+from probllms_tui.engine.scoring import ClozeItem
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,18 @@ Scoring methods
   normalised by its length in tokens (a long option is not punished for being long), the
   way lm-evaluation-harness scores ARC.
 
+What is scored (prompts, option tokens, the fit check, normalisation, ``score_many``) is
+built by engine/scoring.py's ``ScoringTemplate``, shared with the benchmark's transformers
+scorer; this class supplies its primitives (``tokenize``, ``next_token_logits``,
+``continuation_logprobs``) and the explanations.
+
 How cloze is decoded (engine/batching.py): llama.cpp's own multiple-choice scheme. The
 question's tokens and every option's tokens go into one ``llama_decode``, the options as
 parallel sequences sharing the question's cells, with logits only at the positions scoring
-reads. ``cloze_likelihoods_many`` packs several questions into each decode. The sequential
-path (the question once, then each option on top of it after rolling the cache back: one
-decode per option) stays for comparison (``batch_options=False``) and for a question whose
-options together do not fit one batch.
+reads; several questions are packed into each decode. The sequential path (the question
+once, then each option on top of it after rolling the cache back: one decode per option)
+stays for comparison (``batch_options=False``) and for a question whose options together
+do not fit one batch.
 
 Every private or low-level llama-cpp-python call is in engine/llama_adapter.py; scoring runs
 on its ``ScoringContext`` and generation on ``Llama``'s own context, both on one copy of the
@@ -23,7 +28,6 @@ on what was asked before.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -32,23 +36,17 @@ from probllms_tui.core.chat import ChatTemplate, strip_markers
 from probllms_tui.core.errors import InputError, ModelLoadError
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.prompt import (
-    CLOZE_UNCONDITIONAL_PREFIX,
     EXPLANATION_STOPS,
     STOP_SEQUENCES,
     Passage,
-    cloze_continuation,
     explanation_messages,
-    letter_continuation,
-    render_cloze_prefix,
     render_explanation_prompt,
-    render_letter_prompt,
 )
 from probllms_tui.core.registry import DEFAULT_CLOZE_NORM, DEFAULT_SCORING
 from probllms_tui.engine import llama_adapter
-from probllms_tui.engine.base import METHODS, OptionScorer, ScoreResult
-from probllms_tui.engine.batching import ClozeItem, Limits, layout, picked_logprobs, plan_batches
-from probllms_tui.engine.cloze import CLOZE_NORMS, OptionLikelihood, normalise
+from probllms_tui.engine.batching import Limits, layout, picked_logprobs, plan_batches
 from probllms_tui.engine.gguf_check import check_gguf
+from probllms_tui.engine.scoring import ClozeItem, ScoringTemplate, Sums, check_choices
 from probllms_tui.engine.threads import choose_threads_explained, usable_cores
 
 # Sequences per scoring context: 16 four-option questions per decode; llama.cpp allows 256.
@@ -67,30 +65,10 @@ ALONE_OUTPUTS = 128
 # an idle machine (over a second with two threads under load 16 on 2 cores).
 PROBE_TOKENS = 32
 
-Key = tuple[str, tuple[str, ...]]  # (prefix text, option texts)
-Sums = list[tuple[float, int]]  # per option: (summed log-probability, token count)
 
+class LlamaEngine(ScoringTemplate):
+    packs_questions = True  # several questions per llama_decode (engine/batching.py)
 
-def _per_question(questions: Sequence[MCQ], passages_list) -> list[Sequence[Passage]]:
-    if passages_list is None:
-        return [()] * len(questions)
-    if len(passages_list) != len(questions):
-        raise ValueError("give one passages list per question")
-    return list(passages_list)
-
-
-def _keys(questions: Sequence[MCQ], passages_list, unconditional: bool) -> list[Key]:
-    """What to score for each question, in order: its cloze prefix with its options, then
-    (pmi) the neutral prefix with the same options."""
-    keys: list[Key] = []
-    for q, passages in zip(questions, passages_list):
-        keys.append((render_cloze_prefix(q, passages), tuple(q.options)))
-        if unconditional:
-            keys.append((CLOZE_UNCONDITIONAL_PREFIX, tuple(q.options)))
-    return keys
-
-
-class LlamaEngine(OptionScorer):
     def __init__(
         self,
         model_path: str | Path,
@@ -104,10 +82,7 @@ class LlamaEngine(OptionScorer):
         cloze_norm: str = DEFAULT_CLOZE_NORM,
         batch_options: bool = True,
     ):
-        if default_method not in METHODS:
-            raise InputError(f"unknown scoring method {default_method!r}; use one of {', '.join(METHODS)}")
-        if cloze_norm not in CLOZE_NORMS:
-            raise InputError(f"unknown cloze normalisation {cloze_norm!r}; use one of {', '.join(CLOZE_NORMS)}")
+        check_choices(default_method, cloze_norm)
         path = Path(model_path)
         meta = check_gguf(path, n_ctx=n_ctx)
         from llama_cpp import Llama  # heavy-ish import, only when a model is really loaded
@@ -143,8 +118,6 @@ class LlamaEngine(OptionScorer):
         self._chat: ChatTemplate | None = None
         self._chat_failed = False
         self.last_generation_tps = 0.0
-        self._letter_ids: dict[str, int] = {}
-        self._prefilled: dict[Key, Sums] = {}  # score_many's batched results, read by score
         if threads is None:
             gen_threads, batch_threads, self.threads_how = choose_threads_explained(self._probe_threads)
         else:
@@ -164,115 +137,38 @@ class LlamaEngine(OptionScorer):
             self._scoring.time_prompt(self._probe_tokens, n)  # warm-up: pages in the weights
         return len(self._probe_tokens) / self._scoring.time_prompt(self._probe_tokens, n)
 
-    # --- tokens -------------------------------------------------------------------------
+    # --- the scoring template's primitives (engine/scoring.py) --------------------------
     def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
         return self._llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text, bos=False))
-
-    def _letter_token(self, letter: str) -> int:
-        if letter not in self._letter_ids:
-            ids = self.tokenize(letter_continuation(letter), bos=False)
-            self._letter_ids[letter] = ids[-1]  # " A" is one token in every vocab we ship
-        return self._letter_ids[letter]
-
-    def _check_fits(self, n_tokens: int) -> None:
-        if n_tokens >= self.n_ctx:
-            raise InputError(
-                f"prompt is {n_tokens} tokens; the model context holds {self.n_ctx} "
-                "(shorten the question or retrieve fewer notes)"
-            )
-
-    # --- letter -------------------------------------------------------------------------
-    def _score_letter(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
-        tokens = self.tokenize(render_letter_prompt(q, passages))
-        self._check_fits(len(tokens) + 1)
+    def next_token_logits(self, tokens: Sequence[int]):
         self._scoring.clear()
-        logits = self._scoring.decode_one_sequence(tokens, 0, len(tokens) - 1)[-1]
-        return {l: float(logits[self._letter_token(l)]) for l in q.letters}, len(tokens)
+        return self._scoring.decode_one_sequence(tokens, 0, len(tokens) - 1)[-1]
 
-    # --- cloze --------------------------------------------------------------------------
-    def cloze_likelihoods(self, q: MCQ, passages: Sequence[Passage] = (), *,
-                          unconditional: bool = False) -> dict[str, OptionLikelihood]:
-        """Each option's log-likelihood after the cloze prefix (and, if asked, after the
-        neutral prefix): the raw material of every cloze normalisation (engine/cloze.py)."""
-        result = self.cloze_likelihoods_many([q], [passages], unconditional=unconditional)[0]
-        if isinstance(result, InputError):
-            raise result
-        return result
-
-    def cloze_likelihoods_many(
-        self, questions: Sequence[MCQ], passages_list: Sequence[Sequence[Passage]] | None = None, *,
-        unconditional: bool = False,
-    ) -> list[dict[str, OptionLikelihood] | InputError]:
-        """``cloze_likelihoods`` for many questions, packed several to a decode.
-
-        A question that cannot be scored (longer than the context) gets its InputError in
-        its place instead of stopping the others.
-        """
-        passages_list = _per_question(questions, passages_list)
-        per_q = 2 if unconditional else 1
-        sums, _ = self._option_logprobs(_keys(questions, passages_list, unconditional))
-        out: list[dict[str, OptionLikelihood] | InputError] = []
-        for i, q in enumerate(questions):
-            cond = sums[i * per_q]
-            neutral = sums[i * per_q + 1] if unconditional else [(None, 0)] * len(q.options)
-            if isinstance(cond, InputError) or isinstance(neutral, InputError):
-                out.append(cond if isinstance(cond, InputError) else neutral)
-                continue
-            out.append({
-                letter: OptionLikelihood(logprob=lp, n_tokens=n,
-                                         n_bytes=len(cloze_continuation(opt).encode("utf-8")),
-                                         unconditional=u)
-                for letter, opt, (lp, n), (u, _) in zip(q.letters, q.options, cond, neutral)
-            })
-        return out
-
-    def _item(self, key: Key) -> ClozeItem:
-        prefix, options = key
-        ctx = self.tokenize(prefix)
-        conts = []
-        for option in options:
-            # As lm-evaluation-harness does: tokenize context+continuation together and take
-            # the tokens past the context, so merges across the boundary match training.
-            whole = self.tokenize(prefix + cloze_continuation(option))
-            cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else []
-            conts.append(tuple(cont or self.tokenize(cloze_continuation(option), bos=False)))
-        return ClozeItem(tuple(ctx), tuple(conts))
-
-    def _option_logprobs(self, keys: Sequence[Key]) -> tuple[list[Sums | InputError], list[float]]:
-        """Per key: each option's (summed log-prob, tokens), and the seconds spent on it
-        (a batch's wall time divided equally over the keys it held)."""
-        results: list[Sums | InputError | None] = [None] * len(keys)
-        seconds = [0.0] * len(keys)
+    def continuation_logprobs(self, items: Sequence[ClozeItem]) -> tuple[list[Sums], list[float]]:
+        """Items packed several to a decode; a batch's wall time is divided equally over the
+        items it held. An item too large for one batch, or every item with
+        ``batch_options=False``, goes the sequential way."""
+        results: list[Sums | None] = [None] * len(items)
+        seconds = [0.0] * len(items)
         alone = Limits(tokens=self._scoring.n_ctx, seqs=self._scoring.n_seq_max, outputs=ALONE_OUTPUTS)
-        batched: list[tuple[int, ClozeItem]] = []
-        for i, key in enumerate(keys):
-            if key in self._prefilled:
-                results[i] = self._prefilled[key]
-                continue
-            t0 = time.perf_counter()
-            item = self._item(key)
-            try:
-                self._check_fits(len(item.prefix) + max(len(c) for c in item.conts))
-            except InputError as exc:
-                results[i] = exc
+        batched: list[int] = []
+        for i, item in enumerate(items):
+            if self.batch_options and alone.fits(item):
+                batched.append(i)
             else:
-                if self.batch_options and alone.fits(item):
-                    batched.append((i, item))
-                else:
-                    results[i] = self._sequential(item)
-            seconds[i] += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                results[i] = self._sequential(item)
+                seconds[i] = time.perf_counter() - t0
         limits = Limits(tokens=min(PACK_TOKENS, self._scoring.n_ctx), seqs=self._scoring.n_seq_max,
                         outputs=PACK_OUTPUTS)
-        for pack in plan_batches([item for _, item in batched], limits):
+        for pack in plan_batches([items[i] for i in batched], limits):
             t0 = time.perf_counter()
-            sums = self._decode_batch([batched[j][1] for j in pack])
+            sums = self._decode_batch([items[batched[j]] for j in pack])
             share = (time.perf_counter() - t0) / len(pack)
             for j, s in zip(pack, sums):
-                results[batched[j][0]] = s
-                seconds[batched[j][0]] += share
+                results[batched[j]] = s
+                seconds[batched[j]] = share
         return results, seconds  # type: ignore[return-value]
 
     def _decode_batch(self, items: Sequence[ClozeItem]) -> list[Sums]:
@@ -306,50 +202,6 @@ class LlamaEngine(OptionScorer):
                 lp += float(picked_logprobs(rows, range(len(cont) - 1), cont[1:]).sum())
             out.append((lp, len(cont)))
         return out
-
-    def _score_cloze(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
-        options = self.cloze_likelihoods(q, passages, unconditional=self.cloze_norm == "pmi")
-        n_prompt = self.count_tokens(render_cloze_prefix(q, passages)) + 1
-        return normalise(options, self.cloze_norm), n_prompt
-
-    # --- many questions -----------------------------------------------------------------
-    def score_many(self, questions: Sequence[MCQ], passages_list: Sequence[Sequence[Passage]] | None = None,
-                   method: str | None = None) -> list[ScoreResult | InputError]:
-        """``score`` for each question; cloze packs several questions into each decode.
-
-        Each result goes through ``score`` (the same normalisation, softmax and whatever else
-        ``score`` applies); its ``latency_ms`` is the question's share of the batch wall time
-        (a batch's time divided equally over the questions it held) plus its own ``score``
-        call. Letter scoring stays one decode per question.
-        """
-        method = method or self.default_method
-        passages_list = _per_question(questions, passages_list)
-        if method != "cloze":
-            return [self._score_or_error(q, p, method, 0.0) for q, p in zip(questions, passages_list)]
-        unconditional = self.cloze_norm == "pmi"
-        keys = _keys(questions, passages_list, unconditional)
-        sums, seconds = self._option_logprobs(keys)
-        per_q = 2 if unconditional else 1
-        out: list[ScoreResult | InputError] = []
-        try:
-            for i, (q, passages) in enumerate(zip(questions, passages_list)):
-                mine = list(zip(keys[i * per_q:(i + 1) * per_q], sums[i * per_q:(i + 1) * per_q]))
-                error = next((s for _, s in mine if isinstance(s, InputError)), None)
-                if error is not None:
-                    out.append(error)
-                    continue
-                self._prefilled = dict(mine)
-                out.append(self._score_or_error(q, passages, method, sum(seconds[i * per_q:(i + 1) * per_q])))
-        finally:
-            self._prefilled = {}
-        return out
-
-    def _score_or_error(self, q: MCQ, passages, method: str, extra_s: float) -> ScoreResult | InputError:
-        try:
-            res = self.score(q, passages, method)
-        except InputError as exc:
-            return exc
-        return dataclasses.replace(res, latency_ms=res.latency_ms + extra_s * 1000.0)
 
     # --- generation ---------------------------------------------------------------------
     def chat_template(self) -> ChatTemplate | None:

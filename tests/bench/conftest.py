@@ -53,3 +53,12 @@ def tiny_hf(tmp_path_factory) -> Path:
     from probllms_train.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_hf, tmp_path_factory) -> Path:
+    """The tiny HF model as an F16 GGUF (llama.cpp's converter, as `export` runs it): the same
+    weights behind both scoring backends."""
+    from probllms_train.export.convert import convert_to_f16
+
+    return convert_to_f16(tiny_hf, tmp_path_factory.mktemp("tiny-gguf") / "tiny-f16.gguf", model_name="tiny")

@@ -153,3 +153,37 @@ def test_mcqa_runs_hf_models_and_adapters(tiny_hf, run_dir, tmp_path):
     kinds = {r["model_kind"] for r in results["runs"]}
     assert kinds == {"hf", "peft"} and all(r["n"] == 4 and r["method"] == "cloze" for r in results["runs"])
     assert results["comparisons"][0]["n_paired"] == 4
+
+
+@pytest.mark.slow
+def test_hf_scorer_pmi_subtracts_the_neutral_pass(tiny_hf):
+    """cloze_norm="pmi": each option's log-likelihood after the question minus the same after
+    "Answer:" alone, both computed here from full forward passes."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from probllms_tui.core.prompt import CLOZE_UNCONDITIONAL_PREFIX
+    from probllms_train.bench.hf_scorer import HFScorer
+    from probllms_train.bench.models import resolve_model
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_hf))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_hf), dtype=torch.float32).eval()
+
+    def loglik(prefix: str, option: str) -> float:
+        ctx = [tok.bos_token_id] + tok(prefix, add_special_tokens=False)["input_ids"]
+        whole = [tok.bos_token_id] + tok(prefix + cloze_continuation(option), add_special_tokens=False)["input_ids"]
+        assert whole[:len(ctx)] == ctx
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([whole])).logits[0].double(), -1)
+        return sum(float(logp[i - 1, whole[i]]) for i in range(len(ctx), len(whole)))
+
+    spec = resolve_model(str(tiny_hf))
+    pmi = HFScorer.load(spec, n_ctx=512, method="cloze", cloze_norm="pmi")
+    token = HFScorer.load(spec, n_ctx=512, method="cloze", cloze_norm="token")
+    for q in read_bank(write_jsonl(tiny_hf.parent / "bank-pmi.jsonl", SEED_ROWS)).questions[:2]:
+        want = {l: loglik(render_cloze_prefix(q), o) - loglik(CLOZE_UNCONDITIONAL_PREFIX, o)
+                for l, o in zip(q.letters, q.options)}
+        got = pmi.score(q, (), "cloze")
+        assert got.scores == pytest.approx(want, abs=1e-4)
+        assert got.scores != pytest.approx(token.score(q, (), "cloze").scores, abs=1e-2)
+        assert pmi.score_many([q], None, "cloze")[0].scores == got.scores

@@ -18,7 +18,8 @@ from probllms_tui.core.errors import InputError
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.prompt import render_cloze_prefix, render_letter_prompt
 from probllms_tui.core.readers import read_bank
-from probllms_tui.engine.batching import ClozeItem, picked_logprobs
+from probllms_tui.engine.batching import picked_logprobs
+from probllms_tui.engine.scoring import ClozeItem
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ def arc(shared_data):
 
 def alone(engine, q: MCQ, option: str) -> float:
     """``option`` as the only option of ``q`` (an MCQ needs two, so below the public API)."""
-    sums, _ = engine._option_logprobs([(render_cloze_prefix(q), (option,))])
+    sums, _ = engine.continuation_logprobs([engine.cloze_request(render_cloze_prefix(q), (option,))])
     return sums[0][0][0]
 
 
@@ -56,7 +57,7 @@ def one_sequence(engine, item: ClozeItem, k: int) -> float:
 
 def test_an_option_alone_in_a_batch_equals_one_plain_sequence(default_engine):
     """The scheme itself adds no error: same layout of the option's tokens, same numbers."""
-    item = default_engine._item((render_cloze_prefix(SHORT), (TARGET,)))
+    item = default_engine.cloze_request(render_cloze_prefix(SHORT), (TARGET,))
     got = alone(default_engine, SHORT, TARGET)
     assert got == pytest.approx(one_sequence(default_engine, item, 0), abs=1e-3)
 
@@ -70,7 +71,7 @@ def test_options_do_not_see_each_other(default_engine):
     assert beside_leaky == pytest.approx(by_itself, abs=NOISE_NATS)
 
     # What a leak looks like: the target's tokens decoded after a sibling's, attending to it.
-    item = default_engine._item((render_cloze_prefix(LEAKY), tuple(LEAKY.options)))
+    item = default_engine.cloze_request(render_cloze_prefix(LEAKY), LEAKY.options)
     sibling, target = item.conts[1], item.conts[0]
     seen = list(item.prefix) + list(sibling)
     sc = default_engine._scoring
