@@ -11,17 +11,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from probllms_tui.app.config import AppConfig, index_real_notes
 from probllms_tui.app.lifecycle import InstanceLock
 from probllms_tui.core.errors import one_line
 
 
+Severity = Literal["information", "warning", "error"]  # Textual's SeverityLevel, without Textual
+
+
 class Notify(Protocol):
     """How the service speaks to the student: callable from any thread, never blocking it."""
 
-    def __call__(self, text: str, *, severity: str = "information", timeout: float | None = None) -> None: ...
+    def __call__(self, text: str, *, severity: Severity = "information", timeout: float | None = None) -> None: ...
 
 
 class _IndexingCancelled(Exception):
