@@ -88,11 +88,15 @@ class ProbLLMsApp(App):
     # holding the model lock cannot deadlock an app that is shutting down.
     @dataclass
     class ModelLoaded(Message):
+        """The loading worker opened ``engine``."""
+
         engine: Engine
 
     @dataclass
     class ModelFailed(Message):
-        error: str  # one line
+        """The loading worker could not open the model, for the one-line reason ``error``."""
+
+        error: str
 
     @dataclass
     class RunOnUi(Message):
@@ -160,13 +164,12 @@ class ProbLLMsApp(App):
         self.workers.cancel_all()
         self.notes.stop_index_jobs()
         trace("workers told")
-        if not ending:
-            self.models.close_if_idle(wait_s=0.05)
         if ending:
             closer = threading.Thread(target=self.store.close, name="store-close", daemon=True)
             closer.start()
             closer.join(STORE_CLOSE_WAIT_S)
         else:
+            self.models.close_if_idle(wait_s=0.05)
             self.store.close()
         trace("store closed")
         self.instance.release()
