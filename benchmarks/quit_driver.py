@@ -68,7 +68,7 @@ def main(argv: list[str]) -> None:
         return str(app.screen.query_one(AnswerPanel).query_one("#pick").render())
 
     def running_job():
-        return next((j for j in app._index_jobs if j.proc.poll() is None), None)
+        return next((j for j in app.notes.index_jobs if j.proc.poll() is None), None)
 
     async def pilot_fn(pilot) -> None:
         if state == "loading":

@@ -1,23 +1,25 @@
-"""ProbLLMsApp: the screens (one mode each), the loaded model and the store they share.
+"""ProbLLMsApp: the screens (one mode each), the workers that feed them, and what they share.
 
-The model loads in a background thread after the first frame; screens ask for it through
-``engine_session``, which waits for the load and serialises use of the one llama.cpp context
-(a new question cancels the old worker, whose thread may still be inside a llama.cpp call).
+What the app hosts lives in services/: the loaded model (ModelHost) and the notes index
+(NotesService), plain thread-safe classes. The app composes the screens, runs the services'
+slow parts in its workers, and turns what they report into notifications and the status bar.
+Screens and widgets reach it through ``probllms_app(self)`` (access.py), typed.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec
 
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
@@ -26,11 +28,15 @@ from probllms_tui.app.config import AppConfig
 from probllms_tui.app.lifecycle import InstanceLock, trace
 from probllms_tui.app.screens.help import HelpScreen
 from probllms_tui.app.screens.practice import PracticeScreen
+from probllms_tui.app.services.models import ModelHost, calibration_notice
+from probllms_tui.app.services.notes import NotesService
 from probllms_tui.app.session import PracticeSession, QuestionBank, builtin_bank
 from probllms_tui.core.errors import one_line
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.engine.base import Engine
 from probllms_tui.store import Settings, Store
+
+P = ParamSpec("P")
 
 
 def _ask_screen() -> Screen:
@@ -53,10 +59,6 @@ def _notes_screen() -> Screen:
 
 
 STORE_CLOSE_WAIT_S = 0.3
-
-
-class _IndexingCancelled(Exception):
-    """Raised from the indexer's progress callback when the app is quitting."""
 
 
 class ProbLLMsApp(App):
@@ -82,6 +84,26 @@ class ProbLLMsApp(App):
     tokens_per_s: reactive[float] = reactive(0.0)
     model_state: reactive[str] = reactive("loading")  # loading | ready | failed
 
+    # What workers report, posted from their threads: posting never blocks a worker, so one
+    # holding the model lock cannot deadlock an app that is shutting down.
+    @dataclass
+    class ModelLoaded(Message):
+        """The loading worker opened ``engine``."""
+
+        engine: Engine
+
+    @dataclass
+    class ModelFailed(Message):
+        """The loading worker could not open the model, for the one-line reason ``error``."""
+
+        error: str
+
+    @dataclass
+    class RunOnUi(Message):
+        """For the one-off UI updates of screens' workers (see from_thread)."""
+
+        fn: Callable[[], object]
+
     def __init__(self, config: AppConfig):
         super().__init__()
         self.config = config
@@ -96,22 +118,14 @@ class ProbLLMsApp(App):
             paths.insert(0, path)
         self.bank = QuestionBank.load(paths, defer_slow=True)  # Anki decks open after the first frame
         self.session = PracticeSession(self.bank, self.store)
-        self.engine: Engine | None = None
-        self.engine_error = ""
-        self.model_spec: str | None = config.model or self.settings.model or None
-        self.model_label = self.model_spec or "default model"
-        self._engine_ready = threading.Event()
-        self._engine_lock = threading.Lock()
-        self._retriever: Any = None
-        self._retriever_tried = False
-        self._retriever_lock = threading.RLock()
-        self._index_jobs: list[Any] = []  # indexing child processes, stopped on exit
+        self.models = ModelHost(config)
+        self.notes = NotesService(config, self.instance, notify=self.notify_from_thread)
         self._released = False
         # Set by lifecycle.run_then_exit for the real process: quit ends it at once instead of
         # tearing down every widget first (tests under run_test keep Textual's normal exit).
         self.exit_at_once = False
 
-    # --- start-up -----------------------------------------------------------------------
+    # --- start-up and the end -----------------------------------------------------------
     def on_mount(self) -> None:
         if self.bank.deferred:
             from probllms_tui.app.screens.banks import open_deferred_banks
@@ -148,66 +162,20 @@ class ProbLLMsApp(App):
             return
         self._released = True
         self.workers.cancel_all()
-        for job in self._index_jobs:
-            job.stop()
+        self.notes.stop_index_jobs()
         trace("workers told")
-        if not ending and self._engine_lock.acquire(timeout=0.05):
-            try:
-                if self.engine is not None:
-                    self.engine.close()
-                    self.engine = None
-            finally:
-                self._engine_lock.release()
         if ending:
             closer = threading.Thread(target=self.store.close, name="store-close", daemon=True)
             closer.start()
             closer.join(STORE_CLOSE_WAIT_S)
         else:
+            self.models.close_if_idle(wait_s=0.05)
             self.store.close()
         trace("store closed")
         self.instance.release()
 
-    def track_index_job(self, job: Any) -> None:
-        """Keep an indexing child to stop on exit (called from the worker that started it)."""
-        self._index_jobs.append(job)
-
-    # --- the model ----------------------------------------------------------------------
-    @property
-    def rag_enabled(self) -> bool:
-        return self.config.rag and self.settings.rag
-
-    def load_model(self, name: str | None) -> None:
-        """Open ``name`` (registry name or path; None = default) in the background."""
-        self.model_spec = name  # what was asked for: a reload asks for it again
-        self.model_label = name or "default model"
-        self.model_state = "loading"
-        self._engine_ready.clear()
-        self.workers.cancel_group(self, "inference")
-        self._load_worker(name)
-
-    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load_worker(self, name: str | None) -> None:
-        with self._engine_lock:  # waits for a running generation to reach its next token
-            old, self.engine = self.engine, None
-            if old is not None:
-                old.close()
-            try:
-                self.engine = self.config.engine_factory(name, self.config.models_dir,
-                                                         self.settings.context_length)
-                self.engine_error = ""
-            except Exception as exc:  # ModelLoadError and anything llama.cpp raises
-                self.engine_error = one_line(exc)
-            finally:
-                self._engine_ready.set()
-        # Outside the lock, and without waiting: quitting mid-load must not deadlock.
-        self.from_thread(self._model_ready if self.engine is not None else self._model_failed)
-
-    class RunOnUi(Message):
-        def __init__(self, fn: Callable[[], object]) -> None:
-            super().__init__()
-            self.fn = fn
-
-    def from_thread(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+    # --- from worker threads ------------------------------------------------------------
+    def from_thread(self, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn`` on the UI thread soon; unlike call_from_thread it never blocks the worker,
         so a worker holding the model lock cannot deadlock an app that is shutting down."""
         self.post_message(self.RunOnUi(partial(fn, *args, **kwargs)))
@@ -216,32 +184,52 @@ class ProbLLMsApp(App):
     def _run_on_ui(self, message: RunOnUi) -> None:
         message.fn()
 
-    def _model_ready(self) -> None:
-        self.model_label = self.engine.name if self.engine else self.model_label
-        self.model_state = "ready"
-        self.notify(f"Model ready: {self.model_label}", timeout=3)
-        self._warn_once_about_model()
-        if self.rag_enabled and not self._retriever_tried:
-            self._open_retriever_early()
+    def notify_from_thread(self, text: str, *, severity: SeverityLevel = "information",
+                           timeout: float | None = None) -> None:
+        """``notify`` for worker threads (the services' way to speak): posted, never waited for."""
+        self.from_thread(self.notify, text, severity=severity, timeout=timeout)
 
-    def _warn_once_about_model(self) -> None:
-        """Say once per model what its calibration measured: near chance on some set, or not
-        calibrated at all. Once: a student who read it does not need it on every start."""
-        engine = self.engine
-        calibration = (getattr(engine, "calibrations", None) or {}).get(getattr(engine, "default_method", ""))
-        if calibration is None:
-            key, text = f"uncalibrated:{engine.name}", (
-                f"{engine.name} is not calibrated: its percentages are not measured. "
-                f"Calibrate it with: probllms-train bench calibrate --model {engine.name} --data BANK.jsonl")
-        else:
-            weak = calibration.near_chance()
-            if not weak:
-                return
-            w = weak[0]
-            key, text = f"near-chance:{engine.name}", (
-                f"{engine.name} is near chance on {w.get('label') or w['set']}: {w['accuracy']:.0%} right "
-                f"(chance {w['chance']:.0%}, n={w['n']}). Treat its picks there as guesses and read "
-                "your notes; stronger models are on the Models screen (F4).")
+    # --- the model ----------------------------------------------------------------------
+    @property
+    def rag_enabled(self) -> bool:
+        return self.config.rag and self.settings.rag
+
+    def load_model(self, name: str | None) -> None:
+        """Open ``name`` (registry name or path; None = default) in the background."""
+        self.models.begin_load(name)
+        self.model_state = "loading"
+        self.workers.cancel_group(self, "inference")
+        self._load_worker(name)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load_worker(self, name: str | None) -> None:
+        engine = self.models.open(name, self.settings.context_length)
+        # Outside the model lock, and without waiting: quitting mid-load must not deadlock.
+        self.post_message(self.ModelLoaded(engine) if engine is not None else self.ModelFailed(self.models.error))
+
+    @on(ModelLoaded)
+    def _model_loaded(self, message: ModelLoaded) -> None:
+        # The host's engine, not the message's: a newer load may have closed this one since.
+        if self.models.engine is not None:
+            self.models.label = self.models.engine.name
+        self.model_state = "ready"
+        self.notify(f"Model ready: {self.models.label}", timeout=3)
+        self._warn_once_about_model(message.engine)
+        if self.rag_enabled and not self.notes.open_attempted:
+            self._open_notes_early()
+
+    @on(ModelFailed)
+    def _model_failed(self, message: ModelFailed) -> None:
+        self.model_state = "failed"
+        self.notify(f"Model not loaded: {message.error}", severity="error", timeout=15)
+
+    def _warn_once_about_model(self, engine: Engine) -> None:
+        """Say what the model's calibration measured once per model: a student who read it
+        does not need it on every start."""
+        notice = calibration_notice(engine)
+        if notice is None:
+            return
+        key, text = notice
         try:
             if self.store.notice_seen(key):
                 return
@@ -249,110 +237,6 @@ class ProbLLMsApp(App):
         except Exception:  # a read-only store: better to say it again than never
             pass
         self.notify(text, severity="warning", timeout=20)
-
-    def _model_failed(self) -> None:
-        self.model_state = "failed"
-        self.notify(f"Model not loaded: {self.engine_error}", severity="error", timeout=15)
-
-    def engine_problem(self) -> str:
-        return f"Model not loaded: {self.engine_error or 'stopped'}. Pick one on the Models screen (F4)."
-
-    @contextmanager
-    def engine_session(self, should_stop: Callable[[], bool]) -> Iterator[Engine | None]:
-        """In a worker thread: wait for the model, then hold it; yields None if unavailable."""
-        while not self._engine_ready.wait(0.05):
-            if should_stop():
-                yield None
-                return
-        while not self._engine_lock.acquire(timeout=0.05):
-            if should_stop():
-                yield None
-                return
-        try:
-            yield None if should_stop() else self.engine
-        finally:
-            self._engine_lock.release()
-
-    def retriever(self) -> Any:
-        """The notes retriever, opened on first use (inside a worker: chromadb is slow to import)."""
-        with self._retriever_lock:
-            if not self._retriever_tried:
-                self._retriever_tried = True
-                try:
-                    self._retriever = self.config.retriever_factory(self.config.data_dir)
-                except Exception as exc:
-                    self.from_thread(self.notify, f"Notes index unavailable: {one_line(exc)}",
-                                     severity="warning", timeout=10)
-            return self._retriever
-
-    @work(thread=True, exclusive=True, group="retriever", exit_on_error=False)
-    def _open_retriever_early(self) -> None:
-        # After the model loads, so the first answer does not wait seconds for chromadb and
-        # the embedder; never before the first frame.
-        existing = self.retriever()
-        # A build cut short (quit or kill mid-index, mid-rebuild) is finished now, or answers
-        # would cite part of the notes until the student thought of rebuilding.
-        unfinished = getattr(existing, "unfinished_notes_dir", lambda: None)()
-        if self.config.notes_indexer is not None and (
-                existing is None or self.config.notes_dir is not None or unfinished is not None):
-            if not self.instance.owner:  # the other instance indexes; Chroma takes one writer
-                return
-            self._index_notes(first_time=existing is None, folder=unfinished)
-
-    def _index_notes(self, *, first_time: bool, folder: Path | None = None) -> None:
-        """Index the notes in the background (in the retriever worker).
-
-        Why automatically: a new student starts the app and asks a question; sources should
-        come without first finding the Notes screen. With no index yet the notes folder is
-        indexed once; with ``--notes DIR`` that folder is brought up to date, which for an
-        unchanged folder costs a hash per file. Answers meanwhile come without sources (the
-        retriever lock is not held while indexing), then cite the notes.
-        """
-        notes = self.config.notes_dir or folder or self.config.notes_folder()
-        if not notes.is_dir():
-            if self.config.notes_dir is not None:
-                self.from_thread(self.notify, f"--notes {notes}: folder not found; answers use no notes",
-                                 severity="warning", timeout=10)
-            return
-        if first_time:
-            self.from_thread(self.notify, f"Indexing the notes in {notes} (first run, under a minute); "
-                             "answers cite them once it is done.", timeout=10)
-        worker = get_current_worker()
-
-        def progress(done: int, total: int, path: str) -> None:
-            if worker.is_cancelled:
-                raise _IndexingCancelled
-
-        try:
-            # Quitting cancels the worker; the indexer (a child process) is told to stop at its
-            # next safe point and not waited for. The index is incremental: the next start finishes it.
-            report = self.config.notes_indexer(notes, self.config.data_dir, progress=progress,
-                                               should_stop=lambda: worker.is_cancelled,
-                                               started=self.track_index_job)
-        except Exception as exc:
-            if worker.is_cancelled:
-                return
-            self.from_thread(self.notify, f"Notes not indexed: {one_line(exc)} (Notes screen F5, ctrl+r to retry)",
-                             severity="warning", timeout=12)
-            return
-        if report["skipped"]:
-            first = report["skipped"][0]
-            self.from_thread(self.notify, f"{len(report['skipped'])} note file(s) skipped, e.g. {first['path']}: "
-                             f"{first['reason']}", severity="warning", timeout=10)
-        if first_time or report["indexed"] or report["removed"]:
-            if self.reopen_retriever() is not None:
-                self.from_thread(self.notify, f"Notes indexed from {notes}: answers now cite them.", timeout=5)
-
-    def forget_retriever(self) -> None:
-        """After a reindex: open the fresh index on next use."""
-        with self._retriever_lock:
-            self._retriever, self._retriever_tried = None, False
-
-    def reopen_retriever(self) -> Any:
-        """Open the index afresh now, in one step (no window where another opener starts)."""
-        with self._retriever_lock:
-            self._retriever_tried = False
-            return self.retriever()  # the lock is re-entrant
 
     def note_model_answer(self, q: MCQ, letter: str) -> None:
         if q.answer is None:
@@ -362,6 +246,15 @@ class ProbLLMsApp(App):
         except Exception as exc:  # a full disk must not end the session
             self.notify(f"Model's pick not saved: {one_line(exc)}", severity="warning")
 
+    # --- the notes ----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="retriever", exit_on_error=False)
+    def _open_notes_early(self) -> None:
+        # After the model loads, so the first answer does not wait seconds for chromadb and
+        # the embedder; never before the first frame.
+        worker = get_current_worker()
+        self.notes.open_and_catch_up(should_stop=lambda: worker.is_cancelled)
+
+    # --- settings -----------------------------------------------------------------------
     def choose_model(self, name: str) -> None:
         """Load ``name`` ("" = default) and remember it for the next start."""
         self.settings = self.settings.updated({"model": name})
@@ -381,7 +274,7 @@ class ProbLLMsApp(App):
         else:
             self.notify("Settings saved" + (" (not persisted: data dir is read-only)" if self.store.problem else ""))
         if reload:
-            self.load_model(self.model_spec)
+            self.load_model(self.models.spec)
         self._refresh_status()
 
     # --- status bar ---------------------------------------------------------------------
@@ -392,15 +285,16 @@ class ProbLLMsApp(App):
         self._refresh_status()
 
     def _refresh_status(self) -> None:
+        engine = self.models.engine
         if self.model_state == "loading":
-            model = f"⏳ loading {self.model_label}…"
-        elif self.model_state == "failed" or self.engine is None:
+            model = f"⏳ loading {self.models.label}…"
+        elif self.model_state == "failed" or engine is None:
             model = "⚠ no model (F4)"
         else:
-            model = f"{self.engine.name} · {self.engine.quantization or '?'}"
-            if getattr(self.engine, "threads", None):  # the prompt threads chosen at open
-                model += f" · {self.engine.threads[1]} threads"
-            if not getattr(self.engine, "calibrations", None):
+            model = f"{engine.name} · {engine.quantization or '?'}"
+            if getattr(engine, "threads", None):  # the prompt threads chosen at open
+                model += f" · {engine.threads[1]} threads"
+            if not getattr(engine, "calibrations", None):
                 model += " · uncalibrated"
         parts = [model, f"{self.tokens_per_s:.1f} tok/s", "RAG on" if self.rag_enabled else "RAG off"]
         parts.append("⚠ not saving" if self.store.problem else "saved")

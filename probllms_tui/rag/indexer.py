@@ -110,7 +110,8 @@ def build_index(notes_dir: Path, data_dir: Path | None = None, *, rebuild: bool 
         with writes():
             col = store.open_collection(client, where, expected_metadata(embedder), create=True)
             # Unfinished until the last write below: a start after a kill or a quit mid-build
-            # sees this and finishes the job (app.py) instead of answering from part of the notes.
+            # sees this and finishes the job (app/services/notes.py) instead of answering from
+            # part of the notes.
             col.modify(metadata={**(col.metadata or {}), "notes_dir": str(notes_dir), "complete": False})
         return _index(col, store.batch_size(client), notes_dir, embedder, progress, warn or (lambda m: None),
                       writes)

@@ -90,7 +90,7 @@ def _chunk_ids(data: Path) -> list[str]:
 
 
 def _check_marked_if_cut_short(data: Path, notes: Path, fresh: list[str], run: int) -> None:
-    """A build cut short says so in the index, for the next start to finish it (app.py)."""
+    """A build cut short says so in the index, for the next start to finish it (app/services/notes.py)."""
     from probllms_tui.rag import store
     from probllms_tui.rag.retrieve import open_retriever
 

@@ -69,8 +69,8 @@ async def test_picking_or_adding_a_broken_model_keeps_the_app_and_its_model(make
         # Loaded on demand through the app (what --model or a saved setting does).
         app.load_model(str(bad_models["three"]))
         await settle(app, pilot, 0.2)
-        assert app.model_state == "failed" and "broken vocabulary" in app.engine_error
-        assert "\n" not in app.engine_error
+        assert app.model_state == "failed" and "broken vocabulary" in app.models.error
+        assert "\n" not in app.models.error
         assert app.is_running
         assert all("\n" not in m for m in notices(app))
         assert factory.opened == [(None, 2048)]  # the default was loaded once, at start

@@ -89,12 +89,13 @@ async def test_notes_reindex_shows_progress_and_reopens_the_retriever(make_app, 
         await pilot.press("f5")
         await settle(app, pilot)
         assert "No index yet" in str(app.screen.query_one("#index-status", Static).render())
-        app._retriever_tried = True
+        app.notes.retriever()  # opened: the rebuild must make the next answer open it afresh
+        assert app.notes.open_attempted
         await pilot.press("ctrl+r")
         await settle(app, pilot, 0.1)
         assert calls and calls[0][2] is True
         assert "Index ready" in str(app.screen.query_one("#index-status", Static).render())
-        assert app._retriever_tried is False  # the next answer opens the fresh index
+        assert app.notes.open_attempted is False  # the next answer opens the fresh index
 
 
 async def test_help_lists_every_key_the_footer_shows(make_app):
@@ -180,7 +181,7 @@ async def test_first_run_indexes_the_notes_in_the_background(make_app):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot, 0.1)
         assert built == [(app.config.notes_dir, app.config.data_dir)]
-        assert app.retriever() is fresh
+        assert app.notes.retriever() is fresh
         assert any("1 note file(s) skipped, e.g. notes/broken.pdf: not a PDF" in n.message
                    for n in app._notifications)
 
@@ -193,7 +194,7 @@ async def test_an_existing_index_is_used_as_is(make_app):
                    notes_indexer=lambda notes_dir, data_dir, progress, **kw: built.append(notes_dir))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot, 0.1)
-        assert built == [] and app.retriever() is existing
+        assert built == [] and app.notes.retriever() is existing
 
 
 async def test_a_failed_first_index_is_explained_and_answers_go_on(make_app):
@@ -204,7 +205,7 @@ async def test_a_failed_first_index_is_explained_and_answers_go_on(make_app):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot, 0.1)
         assert any("Notes not indexed: disk full" in n.message for n in app._notifications)
-        assert app.retriever() is None
+        assert app.notes.retriever() is None
 
 
 async def test_quitting_stops_a_first_run_index_between_files(make_app):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -20,8 +21,12 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import DataTable, Input, Static
 
+from probllms_tui.app.access import probllms_app
 from probllms_tui.core.errors import ProbLLMsError, one_line
 from probllms_tui.core.readers import SUFFIXES, read_bank
+
+if TYPE_CHECKING:
+    from probllms_tui.app.app import ProbLLMsApp
 
 MAX_ENTRIES = 2000  # a huge folder must not stall the completion
 
@@ -63,7 +68,7 @@ def complete_path(value: str) -> str | None:
     return value + first[len(prefix):]
 
 
-def open_deferred_banks(app) -> None:
+def open_deferred_banks(app: ProbLLMsApp) -> None:
     """Read the banks the app held back at start (Anki decks) in a worker, then add them."""
     paths, app.bank.deferred = list(app.bank.deferred), []
 
@@ -72,14 +77,14 @@ def open_deferred_banks(app) -> None:
             try:
                 loaded = read_bank(path)
             except Exception as exc:  # InputError or a broken file: report it, keep the others
-                app.from_thread(app.notify, f"bank not loaded: {one_line(exc)}", severity="error", timeout=12)
+                app.notify_from_thread(f"bank not loaded: {one_line(exc)}", severity="error", timeout=12)
                 continue
             app.from_thread(_deferred_bank_read, app, path, loaded)
 
     app.run_worker(read_all, thread=True, group="bank-open", exit_on_error=False)
 
 
-def _deferred_bank_read(app, path: Path, loaded) -> None:
+def _deferred_bank_read(app: ProbLLMsApp, path: Path, loaded) -> None:
     entry = app.bank.add_file(path, loaded)
     app.notify(f"Opened {path.name}: {len(entry.ids)} questions", timeout=5)
 
@@ -111,7 +116,7 @@ class BanksScreen(ModalScreen):
         self.query_one(Input).focus()
 
     def refresh_table(self) -> None:
-        app = self.app
+        app = probllms_app(self)
         table = self.query_one(DataTable)
         table.clear()
         for entry in app.bank.files:
@@ -125,7 +130,7 @@ class BanksScreen(ModalScreen):
         if not value:
             return
         path = Path(os.path.expanduser(value)).resolve()
-        if any(f.path.resolve() == path for f in self.app.bank.files):
+        if any(f.path.resolve() == path for f in probllms_app(self).bank.files):
             self.set_status(f"{path.name} is open already")
             return
         self.set_status(f"Reading {path.name}…")
@@ -133,18 +138,19 @@ class BanksScreen(ModalScreen):
 
     @work(thread=True, exclusive=True, group="bank-open", exit_on_error=False)
     def open_bank(self, path: Path) -> None:
+        app = probllms_app(self)
         try:
             loaded = read_bank(path)
         except ProbLLMsError as exc:
-            self.app.from_thread(self.set_status, f"Not opened: {exc}", True)
+            app.from_thread(self.set_status, f"Not opened: {exc}", True)
             return
         except Exception as exc:  # anything a broken file throws: say so, keep the app running
-            self.app.from_thread(self.set_status, f"Not opened: {path}: {one_line(exc)}", True)
+            app.from_thread(self.set_status, f"Not opened: {path}: {one_line(exc)}", True)
             return
-        self.app.from_thread(self.bank_read, path, loaded)
+        app.from_thread(self.bank_read, path, loaded)
 
     def bank_read(self, path: Path, loaded) -> None:
-        app = self.app
+        app = probllms_app(self)
         entry = app.bank.add_file(path, loaded)
         remembered = app.store.load_bank_paths()
         status = f"Opened {path.name}: {len(entry.ids)} questions" + (
@@ -163,11 +169,12 @@ class BanksScreen(ModalScreen):
         if not table.row_count:
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        remembered = self.app.store.load_bank_paths()
+        store = probllms_app(self).store
+        remembered = store.load_bank_paths()
         if key not in remembered:
             self.set_status("Only banks opened here can be forgotten (this one came with the app or --bank)")
             return
-        self.app.store.save_bank_paths([p for p in remembered if p != key])
+        store.save_bank_paths([p for p in remembered if p != key])
         self.set_status(f"{Path(key).name} will not be opened at the next start")
 
     def set_status(self, text: str, error: bool = False) -> None:

@@ -17,6 +17,7 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, ProgressBar, Static, Checkbox
 
+from probllms_tui.app.access import probllms_app
 from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
 from probllms_tui.core.errors import one_line
@@ -110,8 +111,9 @@ class ModelsScreen(Screen):
         table.add_columns("", "Name", "Source", "Arch", "Params", "Quant", "Size", "Acc", "s/q", "Calibrated", "Note")
         table.focus()
         self._rows: list[dict] = []
-        self._fill_settings(self.app.settings)
-        self.watch(self.app, "model_state", self._show_load_state)
+        app = probllms_app(self)
+        self._fill_settings(app.settings)
+        self.watch(app, "model_state", self._show_load_state)
         self.query_one("#bench-row").display = False
         self.action_refresh()
 
@@ -121,17 +123,17 @@ class ModelsScreen(Screen):
         self.query_one("#set-rag", Checkbox).value = s.rag
 
     def _show_load_state(self, state: str) -> None:
-        app = self.app
+        models = probllms_app(self).models
         if self._rows:
             self._show_rows(self._rows)  # move the ● to the model now loaded
         bar = self.query_one("#load-progress", ProgressBar)
         bar.display = state == "loading"
         if state == "loading":
-            text = Text(f"Loading {app.model_label}…", style="yellow")
+            text = Text(f"Loading {models.label}…", style="yellow")
         elif state == "failed":
-            text = Text(f"✗ {app.engine_error}", style="red")
+            text = Text(f"✗ {models.error}", style="red")
         else:
-            text = Text(f"✓ Loaded {app.model_label}", style="green")
+            text = Text(f"✓ Loaded {models.label}", style="green")
         self.query_one("#load-state", Static).update(text)
 
     # --- the registry -------------------------------------------------------------------
@@ -140,21 +142,23 @@ class ModelsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
     def _list_worker(self) -> None:
+        app = probllms_app(self)
         try:
-            rows = list_models(self.app.config.models_dir, self.app.config.data_dir)
+            rows = list_models(app.config.models_dir, app.config.data_dir)
         except Exception as exc:  # a broken manifest.json: say where, keep the screen usable
-            self.app.from_thread(self.notify, f"Model registry: {one_line(exc)}", severity="error")
+            app.from_thread(self.notify, f"Model registry: {one_line(exc)}", severity="error")
             rows = []
-        self.app.from_thread(self._show_rows, rows)
+        app.from_thread(self._show_rows, rows)
 
     def _show_rows(self, rows: list[dict]) -> None:
         self._rows = rows
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
+        engine = probllms_app(self).models.engine
         for r in rows:
             size = human_size(r["size_bytes"]) if r["size_bytes"] else "-"
-            active = "●" if self.app.engine is not None and self.app.engine.name == r["name"] else ""
+            active = "●" if engine is not None and engine.name == r["name"] else ""
             acc, spq = measured_text(r)
             note = Text(one_line(r["problem"], 60), style="red") if r["problem"] else (
                 "chat" if r["chat_template"] else "")
@@ -175,14 +179,15 @@ class ModelsScreen(Screen):
     @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
     def _preflight_worker(self, name: str) -> None:
         # Checked before the current model is closed: a bad pick keeps the model in use.
-        self.app.from_thread(self.query_one("#load-state", Static).update,
-                             Text(f"Checking {name or 'the default model'}…", style="yellow"))
+        app = probllms_app(self)
+        app.from_thread(self.query_one("#load-state", Static).update,
+                        Text(f"Checking {name or 'the default model'}…", style="yellow"))
         try:
-            preflight(name, self.app.config.models_dir)
+            preflight(name, app.config.models_dir)
         except Exception as exc:
-            self.app.from_thread(self._preflight_failed, name, one_line(exc))
+            app.from_thread(self._preflight_failed, name, one_line(exc))
             return
-        self.app.from_thread(self.app.choose_model, name)
+        app.from_thread(app.choose_model, name)
 
     def _preflight_failed(self, name: str, message: str) -> None:
         self.notify(f"Not loaded: {message}", severity="error", timeout=12)
@@ -198,14 +203,15 @@ class ModelsScreen(Screen):
         from probllms_tui.core.paths import models_dir as resolve_models_dir
         from probllms_tui.core.register import add_model
 
+        app = probllms_app(self)
         try:
-            entry = add_model(path, models_dir=resolve_models_dir(self.app.config.models_dir))
+            entry = add_model(path, models_dir=resolve_models_dir(app.config.models_dir))
         except Exception as exc:
-            self.app.from_thread(self.notify, f"Not added: {one_line(exc)}", severity="error", timeout=12)
+            app.from_thread(self.notify, f"Not added: {one_line(exc)}", severity="error", timeout=12)
             return
-        self.app.from_thread(self.notify, f"Added {entry.name}: Enter on its row loads it")
-        self.app.from_thread(self.query_one("#add-path", Input).clear)
-        self.app.from_thread(self.action_refresh)
+        app.from_thread(self.notify, f"Added {entry.name}: Enter on its row loads it")
+        app.from_thread(self.query_one("#add-path", Input).clear)
+        app.from_thread(self.action_refresh)
 
     # --- a short benchmark of the loaded model -----------------------------------------
     def action_benchmark(self) -> None:
@@ -214,7 +220,7 @@ class ModelsScreen(Screen):
             for w in running:
                 w.cancel()
             return
-        questions = [q for q in self.app.bank.questions if q.answer is not None][:BENCH_QUESTIONS]
+        questions = [q for q in probllms_app(self).bank.questions if q.answer is not None][:BENCH_QUESTIONS]
         if not questions:
             self.notify("No questions with known answers in the bank to benchmark on", severity="warning")
             return
@@ -234,36 +240,37 @@ class ModelsScreen(Screen):
 
         from probllms_tui.core.catalog import save_measurement
 
+        app = probllms_app(self)
         worker = get_current_worker()
         bar = self.query_one("#bench-progress", ProgressBar)
         correct, done, name, t0 = 0, 0, "", time.perf_counter()
         # Holds the model between questions only, so practice and ask can still get a turn.
         for q in questions:
-            with self.app.engine_session(lambda: worker.is_cancelled) as engine:
+            with app.models.session(lambda: worker.is_cancelled) as engine:
                 if engine is None:
                     break
                 name = engine.name
                 try:
                     result = engine.score(q)
                 except Exception as exc:  # e.g. a question longer than the context
-                    self.app.from_thread(self._bench_done, f"Benchmark failed: {one_line(exc)}")
+                    app.from_thread(self._bench_done, f"Benchmark failed: {one_line(exc)}")
                     return
             correct += result.answer == q.answer
             done += 1
-            self.app.from_thread(bar.update, progress=done)
+            app.from_thread(bar.update, progress=done)
         elapsed = time.perf_counter() - t0
         if done < len(questions):
-            why = "stopped" if worker.is_cancelled else self.app.engine_problem()
-            self.app.from_thread(self._bench_done, f"Benchmark {why} after {done} questions")
+            why = "stopped" if worker.is_cancelled else app.models.problem()
+            app.from_thread(self._bench_done, f"Benchmark {why} after {done} questions")
             return
         figures = {"accuracy": correct / done, "seconds_per_question": elapsed / done,
                    "questions": done, "bank": "current bank"}
         try:
-            save_measurement(self.app.config.data_dir, name, figures)
+            save_measurement(app.config.data_dir, name, figures)
         except OSError as exc:
-            self.app.from_thread(self.notify, f"Benchmark not saved: {one_line(exc)}", severity="warning")
-        self.app.from_thread(self._bench_done, f"{name}: {correct}/{done} right "
-                             f"({correct / done:.0%}), {elapsed / done:.1f} s per question")
+            app.from_thread(self.notify, f"Benchmark not saved: {one_line(exc)}", severity="warning")
+        app.from_thread(self._bench_done, f"{name}: {correct}/{done} right "
+                        f"({correct / done:.0%}), {elapsed / done:.1f} s per question")
 
     def _bench_done(self, message: str) -> None:
         self.query_one("#bench-progress", ProgressBar).display = False
@@ -277,13 +284,14 @@ class ModelsScreen(Screen):
         for key in NUMERIC:
             values[key] = self.query_one(f"#set-{key}", Input).value.strip()
         error = self.query_one("#settings-error", Static)
+        app = probllms_app(self)
         try:
-            settings = self.app.settings.updated(values)
+            settings = app.settings.updated(values)
         except SettingError as exc:
             error.update(Text(f"✗ {exc}", style="red"))
             return
         error.update("")
-        self.app.apply_settings(settings)
+        app.apply_settings(settings)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save-settings":

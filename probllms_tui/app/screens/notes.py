@@ -6,15 +6,19 @@ to import, this screen says "index not available" and the rest of the app carrie
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Button, Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from probllms_tui.app.access import probllms_app
 from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
 from probllms_tui.core.errors import one_line
@@ -66,28 +70,30 @@ class NotesScreen(Screen):
         self.query_one("#notes-dir", Static).update(Text(f"Notes folder: {self.notes_dir()}"))
         self._status_worker()
 
-    def notes_dir(self):
-        return self.app.config.notes_folder()
+    def notes_dir(self) -> Path:
+        return probllms_app(self).config.notes_folder()
 
     @work(thread=True, exclusive=True, group="notes", exit_on_error=False)
     def _status_worker(self) -> None:
+        app = probllms_app(self)
         service = rag_service()
         if service is None:
             text = Text("Index not available in this build (no RAG service): answers use no notes.",
                         style="yellow")
         else:
             try:
-                text = describe_status(service.index_status(self.app.config.data_dir))
+                text = describe_status(service.index_status(app.config.data_dir))
             except Exception as exc:
                 text = Text(f"Index not available: {one_line(exc)}", style="yellow")
-        self.app.from_thread(self.query_one("#index-status", Static).update, text)
+        app.from_thread(self.query_one("#index-status", Static).update, text)
 
     def action_reindex(self) -> None:
         if rag_service() is None:
             self.notify("Index not available in this build", severity="warning")
             return
-        if not self.app.instance.owner:  # Chroma is not safe for two writing processes
-            self.notify(f"Not rebuilt: {self.app.instance.problem}", severity="warning", timeout=10)
+        instance = probllms_app(self).instance
+        if not instance.owner:  # Chroma is not safe for two writing processes
+            self.notify(f"Not rebuilt: {instance.problem}", severity="warning", timeout=10)
             return
         self.query_one("#reindex", Button).disabled = True
         bar = self.query_one("#index-progress", ProgressBar)
@@ -97,34 +103,25 @@ class NotesScreen(Screen):
 
     @work(thread=True, exclusive=True, group="notes", exit_on_error=False)
     def _reindex_worker(self) -> None:
-        from probllms_tui.app.config import index_real_notes
-
-        app = self.app
+        app = probllms_app(self)
         worker = get_current_worker()
 
         def progress(done: int, total: int, path: str) -> None:
             app.from_thread(self._progress, done, total, str(path))
 
-        # The app's retriever reads a collection the rebuild drops: answers go without notes
-        # until the fresh index is opened.
-        app.forget_retriever()
         try:
-            # A child process: quitting mid-rebuild stops it at its next safe point, without waiting.
-            (app.config.notes_indexer or index_real_notes)(
-                self.notes_dir(), app.config.data_dir, rebuild=True, progress=progress,
-                should_stop=lambda: worker.is_cancelled, started=app.track_index_job)
+            app.notes.rebuild(self.notes_dir(), progress=progress, should_stop=lambda: worker.is_cancelled)
         except Exception as exc:
             if not worker.is_cancelled:
                 app.from_thread(self._finished, f"Reindex failed: {one_line(exc)}", "error")
         else:
-            app.forget_retriever()
             app.from_thread(self._finished, "Notes index rebuilt", "information")
 
     def _progress(self, done: int, total: int, path: str) -> None:
         self.query_one("#index-progress", ProgressBar).update(total=max(total, 1), progress=done)
         self.query_one("#index-file", Static).update(Text(f"{done}/{total}  {path}", style="dim"))
 
-    def _finished(self, message: str, severity: str) -> None:
+    def _finished(self, message: str, severity: SeverityLevel) -> None:
         self.notify(message, severity=severity)
         self.query_one("#reindex", Button).disabled = False
         self.query_one("#index-progress").display = False

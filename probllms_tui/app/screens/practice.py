@@ -13,8 +13,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Markdown, Static
 
+from probllms_tui.app.access import probllms_app
 from probllms_tui.app.math_text import render_math
-from probllms_tui.app.session import DUE, MISTAKES
+from probllms_tui.app.session import DUE, MISTAKES, PracticeSession
 from probllms_tui.app.widgets.answer_panel import AnswerPanel
 from probllms_tui.app.widgets.question_view import QuestionView
 from probllms_tui.app.widgets.stats_table import StatsTable
@@ -37,7 +38,7 @@ class StatsScreen(ModalScreen):
             yield StatsTable(topic_width=40)
 
     def on_mount(self) -> None:
-        self.query_one(StatsTable).show(self.app.store.topic_stats())
+        self.query_one(StatsTable).show(probllms_app(self).store.topic_stats())
 
 
 class PracticeScreen(Screen):
@@ -71,8 +72,8 @@ class PracticeScreen(Screen):
         self.show_next()
 
     @property
-    def session(self):
-        return self.app.session
+    def session(self) -> PracticeSession:
+        return probllms_app(self).session
 
     # --- flow ---------------------------------------------------------------------------
     def show_next(self) -> None:
@@ -85,13 +86,14 @@ class PracticeScreen(Screen):
                  else "No questions loaded. Start with --bank FILE (.jsonl or .csv).")
         self.query_one(QuestionView).show(q, empty=empty)
         self._show_queue_info()
-        self.query_one(StatsTable).show(self.app.store.topic_stats())
+        self.query_one(StatsTable).show(probllms_app(self).store.topic_stats())
         main = self.query_one("#practice-main")
         main.anchor(False)  # a new question starts at its top, not following the last answer
         main.scroll_home(animate=False)
 
     def _show_queue_info(self) -> None:
-        store, bank = self.app.store, self.app.bank
+        app = probllms_app(self)
+        store, bank = app.store, app.bank
         queue = "Review mistakes" if self.session.mode == MISTAKES else "Due + new"
         due = len([i for i in store.due_ids() if i in bank.by_id()])
         info = f"{queue} · {len(bank.questions)} questions · {due} due · {store.answer_count()} answered"
@@ -117,13 +119,13 @@ class PracticeScreen(Screen):
         self.query_one(QuestionView).show(q, chosen=letter)
         verdict = (Text("✓ Correct!", style="bold green") if correct else
                    Text(f"✗ Wrong: the answer is {q.answer}. {render_math(q.option(q.answer))}", style="bold red"))
-        card = self.app.store.card(q.id)
+        card = probllms_app(self).store.card(q.id)
         if card is not None:
             verdict.append(f"   next review {card.due:%d %b %H:%M}", style="dim")
         self.query_one("#feedback", Static).update(verdict)
         if q.explanation:
             await self.query_one("#key-explanation", Markdown).update(render_math(q.explanation))
-        self.query_one(StatsTable).show(self.app.store.topic_stats())
+        self.query_one(StatsTable).show(probllms_app(self).store.topic_stats())
         self._show_queue_info()
         self._verdict_to_top()
         await self.query_one(AnswerPanel).start(q, correct=q.answer)
@@ -150,7 +152,7 @@ class PracticeScreen(Screen):
         self.set_queue(DUE if self.session.mode == MISTAKES else MISTAKES)
 
     def set_queue(self, mode: str) -> None:
-        if mode == MISTAKES and not self.app.store.mistake_ids():
+        if mode == MISTAKES and not probllms_app(self).store.mistake_ids():
             self.notify("No mistakes to review yet", timeout=3)
             return
         self.session.mode = mode

@@ -19,6 +19,7 @@ from textual.widgets import Markdown, Static
 from textual.worker import get_current_worker
 
 from probllms_tui.app import inference
+from probllms_tui.app.access import probllms_app
 from probllms_tui.app.math_text import MathStream
 from probllms_tui.app.widgets.probabilities import ProbabilityBars
 from probllms_tui.rag.question_notes import QuestionNotes, excerpt, shows_evidence
@@ -126,17 +127,17 @@ class AnswerPanel(Vertical):
         def should_stop() -> bool:
             return worker.is_cancelled
 
-        app = self.app
+        app = probllms_app(self)
         emit = lambda payload: self.post_message(self._message_for(payload))  # noqa: E731
         try:
-            with app.engine_session(should_stop) as engine:
+            with app.models.session(should_stop) as engine:
                 if engine is None:
-                    emit(app.engine_problem() if not should_stop() else inference.Done(0, 0.0, True))
+                    emit(app.models.problem() if not should_stop() else inference.Done(0, 0.0, True))
                     return
                 notes = QuestionNotes()
                 if app.rag_enabled:
                     emit("Model: searching your notes…")
-                    notes = inference.retrieve(app.retriever(), q, app.settings, engine)
+                    notes = inference.retrieve(app.notes.retriever(), q, app.settings, engine)
                 emit("Model: scoring the options…")
                 inference.answer(engine, q, notes, app.settings, emit=emit, should_stop=should_stop)
         except ProbLLMsError as exc:
@@ -176,7 +177,7 @@ class AnswerPanel(Vertical):
                                              bold_pick=r.confidence_band == "confident")
         self._show_evidence(notes.evidence if shows_evidence(r.confidence_band, notes) else None)
         self._show_sources(notes.passages, notes.note)
-        self.app.note_model_answer(q, r.answer)
+        probllms_app(self).note_model_answer(q, r.answer)
 
     async def on_answer_panel_explanation_piece(self, message: ExplanationPiece) -> None:
         message.stop()
@@ -187,7 +188,7 @@ class AnswerPanel(Vertical):
             self.post_message(self.Streaming())
         await self._stream.write(self._math.feed(piece.text))
         if piece.tokens > 1:
-            self.app.tokens_per_s = piece.tokens_per_s
+            probllms_app(self).tokens_per_s = piece.tokens_per_s
 
     async def on_answer_panel_explanation_done(self, message: ExplanationDone) -> None:
         message.stop()
@@ -198,7 +199,7 @@ class AnswerPanel(Vertical):
                 await self._stream.write(" *(stopped)*")
         await self._close_stream()
         if done.tokens > 1:
-            self.app.tokens_per_s = done.tokens_per_s
+            probllms_app(self).tokens_per_s = done.tokens_per_s
         self.running = False
         self.post_message(self.Finished())
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from probllms_tui.app.access import probllms_app
+
 
 class StatusBar(Static):
     DEFAULT_CSS = """
@@ -11,7 +13,7 @@ class StatusBar(Static):
     """
 
     def on_mount(self) -> None:
-        self.watch(self.app, "status_text", self._show)
+        self.watch(probllms_app(self), "status_text", self._show)
 
     def _show(self, text: str) -> None:
         self.update(text)
