@@ -154,11 +154,3 @@ def dump_line(rec: dict[str, Any]) -> str:
 def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> None:
     # a crash mid-write never leaves a half file under the real name
     atomic_write_text(path, "".join(dump_line(rec) for rec in records))
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(p)

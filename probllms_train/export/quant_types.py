@@ -1,28 +1,17 @@
 """Quantization type names <-> llama.cpp's ``LLAMA_FTYPE`` numbers.
 
-The table comes from llama-cpp-python's own constants (``LLAMA_FTYPE_MOSTLY_Q4_K_M`` ...), so
-every type the linked llama.cpp knows is accepted, not only the few the registry names.
+The table is core/ftypes.py's, read from llama-cpp-python's own constants, so every type the
+linked llama.cpp knows is accepted.
 """
 
 from __future__ import annotations
 
 from probllms_tui.core.errors import InputError
+from probllms_tui.core.ftypes import llama_ftypes
 
 DEFAULT_QUANTS = ("Q8_0", "Q4_K_M")
 # The converter writes these itself; the quantizer is not involved.
 FLOAT_TYPES = ("F16",)
-
-
-def llama_ftypes() -> dict[str, int]:
-    """{"Q4_K_M": 15, ...} for every quantized type llama-cpp-python exposes."""
-    import llama_cpp
-
-    out: dict[str, int] = {}
-    for attr in dir(llama_cpp):
-        if attr.startswith("LLAMA_FTYPE_MOSTLY_"):
-            out[attr.removeprefix("LLAMA_FTYPE_MOSTLY_")] = int(getattr(llama_cpp, attr))
-    out.pop("GUESSED", None)
-    return out
 
 
 def parse_quants(spec: str) -> tuple[list[str], bool]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from probllms_tui.core.errors import ProbLLMsError
-from probllms_train.export.quant_types import llama_ftypes
+from probllms_tui.core.ftypes import llama_ftypes
 
 _LOG_LINES: list[str] = []
 _LOG_CALLBACK = None

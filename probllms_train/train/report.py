@@ -7,14 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from probllms_tui.core.files import atomic_write_json
 from probllms_train.train.config import Recipe
 from probllms_train.train.run_record import RunRecord
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomic: a kill mid-write never leaves a truncated results file."""
-    atomic_write_json(path, data)
 
 
 def last_logged(log_history: list[dict[str, Any]], key: str) -> tuple[float | None, int | None]:

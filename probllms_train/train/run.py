@@ -16,12 +16,13 @@ from pathlib import Path
 
 import yaml
 
+from probllms_tui.core.files import atomic_write_json
 from probllms_tui.core.errors import InputError
 
 from probllms_train.train.config import Recipe
 from probllms_train.train.data import PreferencePair, load_splits
 from probllms_train.train.report import (
-    model_card, plot_learning_curves, run_record, table1, table_markdown, write_json,
+    model_card, plot_learning_curves, run_record, table1, table_markdown,
 )
 
 
@@ -200,8 +201,8 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
         trainer.save_model(str(run_dir / "adapter"))
         tokenizer.save_pretrained(str(run_dir / "tokenizer"))
         _copy_sentencepiece(Path(base), run_dir)
-        write_json(run_dir / "metrics.json", {"table1": row, "test": test, "train": train, "log_history": history})
-        write_json(run_dir / "table.json", row)
+        atomic_write_json(run_dir / "metrics.json", {"table1": row, "test": test, "train": train, "log_history": history})
+        atomic_write_json(run_dir / "table.json", row)
         (run_dir / "table.md").write_text(table_markdown(row), encoding="utf-8")
         plot_learning_curves(history, run_dir / "learning_curve.png", f"{recipe.name} (DPO + LoRA)")
         (run_dir / "README.md").write_text(model_card(recipe, base, row), encoding="utf-8")

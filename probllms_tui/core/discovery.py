@@ -194,7 +194,7 @@ _FINDERS = {"ollama": _ollama, "lmstudio": _lmstudio, "hf": _hf, "gpt4all": _gpt
 # --- describing one file ----------------------------------------------------------------
 def describe(source: str, name: str, path: Path) -> FoundModel:
     """A FoundModel from the file's GGUF header; a file that cannot load says why."""
-    from probllms_tui.core.registry import FTYPE_NAMES
+    from probllms_tui.core.ftypes import ftype_name
     from probllms_tui.engine.gguf_check import inspect_gguf
 
     found = FoundModel(source=source, name=name, path=str(path))
@@ -211,7 +211,7 @@ def describe(source: str, name: str, path: Path) -> FoundModel:
     found.parameters = int(meta.get("_n_params") or 0)
     found.size_label = str(meta.get("general.size_label") or "")
     ftype = meta.get("general.file_type")
-    found.quantization = FTYPE_NAMES.get(ftype, str(ftype)) if ftype is not None else ""
+    found.quantization = ftype_name(ftype)
     found.context_length = int(meta.get("context_length") or 0)
     found.chat_template = bool(meta.get("tokenizer.chat_template"))
     if found.architecture in _NOT_A_LANGUAGE_MODEL:

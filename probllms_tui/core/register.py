@@ -6,10 +6,10 @@ from pathlib import Path
 
 from probllms_tui.core.discovery import is_discovered_name
 from probllms_tui.core.errors import InputError, ModelLoadError
+from probllms_tui.core.ftypes import ftype_name
 from probllms_tui.core.registry import (
     DEFAULT_MODEL,
     DEFAULT_SCORING,
-    FTYPE_NAMES,
     ModelEntry,
     Registry,
 )
@@ -34,7 +34,7 @@ def checked_entry(path: Path, *, name: str | None, scoring: str | None, file: st
     return ModelEntry(
         name=name, file=file or str(path),
         base_model=base_model or str(meta.get("general.basename") or meta.get("general.name") or ""),
-        quantization=FTYPE_NAMES.get(ftype, str(ftype)) if ftype is not None else "",
+        quantization=ftype_name(ftype),
         size_bytes=path.stat().st_size, sha256=sha256,
         scoring_method=scoring or DEFAULT_SCORING,
     )

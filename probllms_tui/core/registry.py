@@ -16,6 +16,7 @@ from pathlib import Path
 
 from probllms_tui.core.errors import InputError, ModelLoadError
 from probllms_tui.core.files import atomic_write_json
+from probllms_tui.core.ftypes import ftype_name
 from probllms_tui.core.prompt import PROMPT_FORMAT
 
 MANIFEST = "manifest.json"
@@ -31,10 +32,6 @@ DEFAULT_SCORING = "cloze"
 # [0.268-0.303] n=2590.
 DEFAULT_CLOZE_NORM = "token"
 
-# llama.cpp's LLAMA_FTYPE values -> the names people use (llama.h).
-FTYPE_NAMES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
-               10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S",
-               15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16"}
 
 
 @dataclass
@@ -118,7 +115,7 @@ def gguf_quantization(path: Path) -> str:
         ftype = read_metadata(path).get("general.file_type")
     except Exception:
         return ""
-    return FTYPE_NAMES.get(ftype, str(ftype)) if ftype is not None else ""
+    return ftype_name(ftype)
 
 
 class Registry:

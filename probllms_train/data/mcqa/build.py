@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from probllms_tui.core.files import atomic_write_json
 from probllms_tui.core.errors import InputError
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.readers import mcq_to_seed_record, mcq_to_structured_record, read_bank
 
 from probllms_train.data.mcqa.check import CheckResult, check_mcqs
 from probllms_train.data.mcqa.sources import REPORT_TOTALS, SOURCES, NoAnswer
-from probllms_train.data.rows import BadRowPolicy, Row, Tally, hub_rows, read_rows, write_json, write_jsonl
+from probllms_train.data.rows import BadRowPolicy, Row, Tally, hub_rows, read_rows, write_jsonl
 
 FORMATS = {"seed": mcq_to_seed_record, "structured": mcq_to_structured_record}
 
@@ -122,7 +123,7 @@ def write_mcqa(build: McqaBuild, out: Path, fmt: str, meta: dict[str, Any]) -> P
         raise InputError(f"unknown format {fmt!r}; use seed or structured")
     write_jsonl(out, [FORMATS[fmt](q) for q in build.questions])
     report_path = out.with_name(out.stem + ".report.json")
-    write_json(report_path, {
+    atomic_write_json(report_path, {
         **meta, "rows_read": build.rows_read, "written": len(build.questions),
         "dropped": build.drops.total(), "drops": build.drops.as_dict(),
         "check": {"degenerate": build.check.degenerate, "findings": build.check.findings,

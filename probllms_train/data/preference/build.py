@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from probllms_tui.core.files import atomic_write_json
 from probllms_tui.core.errors import InputError
 
 from probllms_train.data.preference.corrupt import Corruptor, RuleCorruptor
@@ -29,7 +30,7 @@ from probllms_train.data.preference.qa import qa_items, qa_pairs
 from probllms_train.data.preference.recipe import PreferenceRecipe, SourceSpec
 from probllms_train.data.preference.stackexchange import se_pairs
 from probllms_train.data.preference.student import student_pairs
-from probllms_train.data.rows import BadRowPolicy, Tally, hub_rows, read_rows, write_json, write_jsonl
+from probllms_train.data.rows import BadRowPolicy, Tally, hub_rows, read_rows, write_jsonl
 
 
 @dataclass
@@ -254,7 +255,7 @@ def write_preference(build: PreferenceBuild, out_dir: Path) -> None:
     write_jsonl(out_dir / "train.jsonl", [p.record() for p in build.train])
     write_jsonl(out_dir / "student_train.jsonl", [p.record() for p in build.student_train])
     write_jsonl(out_dir / "test.jsonl", [p.record() for p in build.test])
-    write_json(out_dir / "report.json", build.report)
+    atomic_write_json(out_dir / "report.json", build.report)
 
 
 __all__ = ["PreferenceBuild", "build_preference", "write_preference"]
