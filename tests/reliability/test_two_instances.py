@@ -24,6 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 FIRST = """
 import sys
+import time
 from pathlib import Path
 from probllms_tui.app.lifecycle import InstanceLock
 from probllms_tui.store import Store
@@ -35,6 +36,10 @@ i = 0
 while True:
     store.record_answer(f"first{i:06d}", "math", "A", True)
     i += 1
+    # Hundreds of answers a second, yet a gap between them: with no gap at all, SQLite's
+    # busy handler let this loop starve the other writer on a loaded machine, which no
+    # student's app does.
+    time.sleep(0.002)
 """
 
 
