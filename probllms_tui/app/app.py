@@ -215,7 +215,7 @@ class ProbLLMsApp(App):
         self.model_state = "ready"
         self.notify(f"Model ready: {self.models.label}", timeout=3)
         self._warn_once_about_model(message.engine)
-        if self.rag_enabled and not self.notes.open_attempted:
+        if self.rag_enabled and not self.notes.caught_up:
             self._open_notes_early()
 
     @on(ModelFailed)

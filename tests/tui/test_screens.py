@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tui_support import BANK, settle
-from fakes import engine_factory
+from tui_support import BANK, DATA, settle
+from fakes import FakeEngine, engine_factory
 from textual.widgets import DataTable, Input, Static
 
 from probllms_tui.app.screens import notes as notes_screen
@@ -232,3 +232,65 @@ async def test_quitting_stops_a_first_run_index_between_files(make_app):
     seen = len(files_seen)
     await asyncio.sleep(0.3)
     assert len(files_seen) == seen < 200
+
+
+async def test_a_first_answer_before_the_model_is_ready_still_indexes_the_notes(make_app):
+    """A student who answers at once: the answer's worker wakes the moment the model loads
+    and opens the retriever (no index yet) before the app hears that the model is ready. The
+    first-run indexing must still start, or the notes are never indexed."""
+    import threading
+
+    gate, indexed = threading.Event(), []
+
+    def slow_factory(name, models_dir, n_ctx):
+        gate.wait(10)
+        return FakeEngine(n_ctx=n_ctx)
+
+    def indexer(notes_dir, data_dir, progress, **kw):
+        indexed.append(notes_dir)
+        return {"indexed": 1, "removed": 0, "skipped": []}
+
+    app = make_app(factory=slow_factory, retriever_factory=lambda data_dir: None, notes_indexer=indexer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.notes.retriever() is None  # what the answer's worker does first
+        gate.set()
+        await settle(app, pilot, 0.1)
+        assert app.model_state == "ready"
+        assert indexed == [DATA / "notes"]
+
+
+async def test_answering_while_the_notes_index_does_not_stop_the_indexing(make_app):
+    """Each new answer stops the previous answer's worker, and only that: a widget's
+    ``workers`` is the whole app's manager, and cancelling all of it once stopped the
+    first-run indexing, so a student who answered at once never got an index."""
+    import threading
+
+    running, release, outcome = threading.Event(), threading.Event(), []
+
+    def indexer(notes_dir, data_dir, progress, should_stop=lambda: False, **kw):
+        running.set()
+        while not release.wait(0.02):
+            if should_stop():
+                outcome.append("stopped")
+                return {"indexed": 0, "removed": 0, "skipped": []}
+        outcome.append("finished")
+        return {"indexed": 1, "removed": 0, "skipped": []}
+
+    app = make_app(retriever_factory=lambda data_dir: None, notes_indexer=indexer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        while not running.is_set():
+            await pilot.pause(0.05)
+        async def answers_done():  # settle() would wait for the indexer too
+            for _ in range(200):
+                if not any(w.group == "inference" and w.is_running for w in app.workers):
+                    return
+                await pilot.pause(0.05)
+
+        await pilot.press("b")  # answer: starts the model's worker on the answer panel
+        await answers_done()
+        await pilot.press("n", "a")  # and the next one, whose start resets the panel
+        await answers_done()
+        assert outcome == []  # still indexing
+        release.set()
+        await settle(app, pilot, 0.1)
+        assert outcome == ["finished"]

@@ -40,6 +40,7 @@ class NotesService:
         self._tried = False
         self._lock = threading.RLock()
         self._index_jobs: list[Any] = []  # indexing child processes, stopped on exit
+        self._caught_up = False  # open_and_catch_up has run (once per app run)
 
     # --- the retriever ------------------------------------------------------------------
     def retriever(self) -> Any:
@@ -85,9 +86,17 @@ class NotesService:
             job.stop()
 
     # --- indexing -----------------------------------------------------------------------
+    @property
+    def caught_up(self) -> bool:
+        """Whether ``open_and_catch_up`` has started in this run. Not ``open_attempted``: a
+        first answer given before the model-ready event opens the retriever (finding no
+        index), and the first-run indexing must still happen after it."""
+        return self._caught_up
+
     def open_and_catch_up(self, should_stop: Callable[[], bool]) -> None:
         """In a worker, once the model is loaded: open the index, and index the notes when
         there is none yet, ``--notes`` was given, or a build was cut short."""
+        self._caught_up = True
         existing = self.retriever()
         # A build cut short (quit or kill mid-index, mid-rebuild) is finished now, or answers
         # would cite part of the notes until the student thought of rebuilding.

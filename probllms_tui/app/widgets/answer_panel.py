@@ -103,8 +103,9 @@ class AnswerPanel(Vertical):
         self._run(q)
 
     async def reset(self) -> None:
-        for worker in self.workers:
-            worker.cancel()
+        # This panel's own workers: ``self.workers`` is the whole app's manager, and cancelling
+        # all of it stopped the first-run notes indexing (and a model load) on every answer.
+        self.workers.cancel_node(self)
         await self._close_stream()
         self.running = False
         self._math = MathStream()
