@@ -293,7 +293,8 @@ class ProbLLMsApp(App):
         else:
             model = f"{engine.name} · {engine.quantization or '?'}"
             if getattr(engine, "threads", None):  # the prompt threads chosen at open
-                model += f" · {engine.threads[1]} threads"
+                n = engine.threads[1]
+                model += f" · {n} thread{'' if n == 1 else 's'}"
             if not getattr(engine, "calibrations", None):
                 model += " · uncalibrated"
         parts = [model, f"{self.tokens_per_s:.1f} tok/s", "RAG on" if self.rag_enabled else "RAG off"]

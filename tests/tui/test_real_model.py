@@ -27,7 +27,8 @@ async def test_practice_answer_with_the_real_default_model(make_app, default_eng
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         assert default_engine.name in app.status_text
-        assert f"{default_engine.threads[1]} threads" in app.status_text  # chosen at open
+        n = default_engine.threads[1]  # chosen at open
+        assert f"· {n} thread{'' if n == 1 else 's'} " in app.status_text
         await pilot.press("c")
         await settle(app, pilot, 0.1)
         pick = str(app.screen.query_one("#pick", Static).render())
