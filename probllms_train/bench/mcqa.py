@@ -15,6 +15,7 @@ from itertools import combinations
 from pathlib import Path
 
 from probllms_tui.core.errors import InputError
+from probllms_tui.engine.base import score_each
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.readers import read_bank
 from probllms_tui.rag.question_notes import notes_for_question
@@ -121,13 +122,7 @@ def _score_chunk(scorer, chunk: list[MCQ], passages: list[list], method: str) ->
     scores the chunk in one backend call; each latency is then the question's share of it."""
     if hasattr(scorer, "score_many"):
         return scorer.score_many(chunk, passages, method)
-    out = []
-    for q, p in zip(chunk, passages):
-        try:
-            out.append(scorer.score(q, p, method))
-        except InputError as exc:
-            out.append(exc)
-    return out
+    return score_each(scorer, chunk, passages, method)
 
 
 def _score_run(run: Run, scorer, retriever, k: int, progress: bool) -> None:

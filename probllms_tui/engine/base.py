@@ -87,6 +87,19 @@ def scored(q: MCQ, scores: dict[str, float], *, method: str, model: str,
                                         if calibration is not None else None))
 
 
+def score_each(scorer, questions: Sequence[MCQ], passages_list: Sequence[Sequence[Passage]],
+               method: str | None) -> list[ScoreResult | InputError]:
+    """``scorer.score`` per question; a question that cannot be scored (longer than the
+    context) gets its InputError in its place, so one long question never stops a run."""
+    out: list[ScoreResult | InputError] = []
+    for q, passages in zip(questions, passages_list):
+        try:
+            out.append(scorer.score(q, passages, method))
+        except InputError as exc:
+            out.append(exc)
+    return out
+
+
 def softmax(scores: dict[str, float]) -> dict[str, float]:
     # Plain math over 2..10 options: this module is on the app's first-frame import path,
     # which stays free of numpy.

@@ -34,7 +34,7 @@ from probllms_tui.core.prompt import (
     render_letter_prompt,
 )
 from probllms_tui.core.registry import DEFAULT_CLOZE_NORM
-from probllms_tui.engine.base import METHODS, OptionScorer, ScoreResult, scored
+from probllms_tui.engine.base import METHODS, OptionScorer, ScoreResult, score_each, scored
 from probllms_tui.engine.cloze import CLOZE_NORMS, OptionLikelihood, normalise
 
 Sums = list[tuple[float, int]]  # per continuation: (summed log-probability, token count)
@@ -221,15 +221,9 @@ class ScoringTemplate(OptionScorer):
         method = method or self.default_method
         passages_list = per_question(questions, passages_list)
         if method != "cloze":
-            out: list[ScoreResult | InputError] = []
-            for q, passages in zip(questions, passages_list):
-                try:
-                    out.append(self.score(q, passages, method))
-                except InputError as exc:
-                    out.append(exc)
-            return out
+            return score_each(self, questions, passages_list, method)
         results, seconds = self._cloze(questions, passages_list, self.cloze_norm == "pmi")
-        out = []
+        out: list[ScoreResult | InputError] = []
         for q, result, s in zip(questions, results, seconds):
             if isinstance(result, InputError):
                 out.append(result)
