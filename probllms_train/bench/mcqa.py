@@ -15,9 +15,9 @@ from itertools import combinations
 from pathlib import Path
 
 from probllms_tui.core.errors import InputError
-from probllms_tui.engine.base import score_each
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.readers import read_bank
+from probllms_tui.engine.base import score_each
 from probllms_tui.rag.question_notes import notes_for_question
 from probllms_train.bench.calibration import calibration_metrics
 from probllms_train.bench.models import ModelSpec, open_scorer
