@@ -3,9 +3,12 @@
 The layout is llama.cpp's own multiple-choice scheme (tools/perplexity, multiple_choice_score):
 a question's prefix tokens are decoded once and carry the sequence ids of all its options;
 each option's tokens carry only its own id, so an option attends to the prefix and to itself,
-never to a sibling option. Several questions share one batch on disjoint sequence ids, each
-starting at position 0. Logits are asked only where scoring reads them: the prefix's last
-token (it predicts every option's first token) and each option token but the last.
+never to a sibling option's own tokens. Options that begin with the same tokens share those
+cells too, with the ids of all of them (a prefix tree: ClozeItem.option_tree), which cuts the
+logit rows by a sixth on university-science options and by half or more on numeric ones.
+Several questions share one batch on disjoint sequence ids, each starting at position 0.
+Logits are asked only where scoring reads them: the prefix's last token (it predicts every
+option's first token) and each tree node (an option token but the last).
 
 Pure Python and numpy: the llama.cpp calls live in engine/llama_adapter.py.
 """
@@ -89,40 +92,44 @@ def layout(items: Sequence[ClozeItem]) -> BatchLayout:
             out.pos.append(p)
             out.seq_ids.append(ids)
             out.logits.append(p == n - 1)
-        first_row = row
+        node_row = {(): row}
         row += 1
-        reads = []
-        for sid, cont in zip(ids, item.conts):
-            # The option's last token predicts nothing we score: leave it out of the batch.
-            rows = [first_row]
-            for j, tok in enumerate(cont[:-1]):
-                out.tokens.append(tok)
-                out.pos.append(n + j)
-                out.seq_ids.append((sid,))
-                out.logits.append(True)
-                rows.append(row)
-                row += 1
-            reads.append((rows, cont))
-        out.reads.append(reads)
+        # Parents come before children (ClozeItem.option_tree), so a node never lands in an
+        # earlier micro-batch than the cells it attends to when llama.cpp splits the batch.
+        for path, through in item.option_tree.items():
+            out.tokens.append(path[-1])
+            out.pos.append(n + len(path) - 1)
+            out.seq_ids.append(tuple(ids[k] for k in through))
+            out.logits.append(True)
+            node_row[path] = row
+            row += 1
+        # Token j of an option is predicted by the row of the node holding its tokens < j.
+        out.reads.append([([node_row[cont[:j]] for j in range(len(cont))], cont) for cont in item.conts])
     return out
 
 
 def picked_logprobs(rows: np.ndarray, row_idx: Sequence[int], targets: Sequence[int],
-                    chunk: int = 16) -> np.ndarray:
+                    chunk: int = 4) -> np.ndarray:
     """log softmax(rows[row_idx[k]])[targets[k]] for every k, in float64.
 
     The normaliser is computed once per row (a prefix's last row serves every option of its
-    question): exp in float32 (half the time over a 262k vocabulary), sums in float64,
-    ``chunk`` rows at a time to bound the temporary to chunk x n_vocab floats.
+    question). Over Gemma's 262k vocabulary this is a tenth of cloze scoring's time, so it
+    is done in place in one reused ``chunk`` x n_vocab float32 buffer (small enough to stay
+    in cache) and summed in float32 by numpy's pairwise summation: 2.7x faster than fresh
+    temporaries with a float64 sum, and within 1e-7 of a float64 log-sum-exp.
     """
     n = len(rows)
     top = np.empty(n, dtype=np.float32)
     log_total = np.empty(n, dtype=np.float64)
+    buf = np.empty((min(chunk, n), rows.shape[1]), dtype=np.float32)
     for s in range(0, n, chunk):
         block = rows[s:s + chunk]
         m = block.max(axis=1)
         top[s:s + chunk] = m
-        log_total[s:s + chunk] = np.log(np.exp(block - m[:, None]).sum(axis=1, dtype=np.float64))
+        e = buf[:len(block)]
+        np.subtract(block, m[:, None], out=e)
+        np.exp(e, out=e)
+        log_total[s:s + chunk] = np.log(e.sum(axis=1).astype(np.float64))
     r = np.asarray(row_idx, dtype=np.int64)
     t = np.asarray(targets, dtype=np.int64)
     return (rows[r, t] - top[r]).astype(np.float64) - log_total[r]

@@ -53,11 +53,13 @@ from probllms_tui.engine.threads import choose_threads_explained, usable_cores
 N_SEQ_MAX = 64
 # Tokens per packed decode: one ubatch. Every token attends over the whole batch's cells
 # (masked where they belong to other sequences), so larger packs waste attention, while the
-# per-call savings are already small at this size: packed decoding runs at 0.94-1.04x of raw
-# llama.cpp doing the same work (docs/measurements.md). Not tuned further.
+# per-call savings are already small at this size. Measured (300 ARC-Easy questions, default
+# model, 2 idle cores, ms per question at tokens/rows): 512/64 84.5, 512/128 81.9, 1024/128
+# 83.2, 2048/128 86.1, 1024/256 88.7 (docs/measurements.md).
 PACK_TOKENS = 512
-# Logit rows per decode: each is n_vocab floats (1 MB for Gemma's 262k vocabulary).
-PACK_OUTPUTS = 64
+# Logit rows per decode: each is n_vocab floats (1 MB for Gemma's 262k vocabulary), so no
+# more than a question alone may already ask for (ALONE_OUTPUTS).
+PACK_OUTPUTS = 128
 # A question alone may ask for more rows (long options: 128 MB of logits for Gemma); past
 # this it goes the sequential way, one option at a time.
 ALONE_OUTPUTS = 128

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from probllms_tui.core.errors import InputError
 from probllms_tui.core.mcq import MCQ
@@ -48,15 +49,29 @@ class ClozeItem:
     prefix: tuple[int, ...]
     conts: tuple[tuple[int, ...], ...]
 
+    @cached_property
+    def option_tree(self) -> dict[tuple[int, ...], list[int]]:
+        """The options' tokens as a prefix tree, the way a batch decodes them: each distinct
+        path of option tokens that predicts a further token, mapped to the options (indices)
+        that go through it, parents before children. Options that begin with the same
+        tokens (" 1" of " 12" and " 18", "the" of two text options) share those cells and
+        their logit rows, exactly as the question's prefix is shared; an option's last token
+        predicts nothing scored and is not in the tree."""
+        tree: dict[tuple[int, ...], list[int]] = {}
+        for k, cont in enumerate(self.conts):
+            for j in range(1, len(cont)):
+                tree.setdefault(cont[:j], []).append(k)
+        return tree
+
     @property
     def n_tokens(self) -> int:
         """Tokens this item puts into a batch (and into the unified KV cache)."""
-        return len(self.prefix) + sum(len(c) - 1 for c in self.conts)
+        return len(self.prefix) + len(self.option_tree)
 
     @property
     def n_outputs(self) -> int:
         """Logit rows this item asks for."""
-        return 1 + sum(len(c) - 1 for c in self.conts)
+        return 1 + len(self.option_tree)
 
 
 def check_choices(method: str, cloze_norm: str) -> None:

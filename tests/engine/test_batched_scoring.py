@@ -119,3 +119,16 @@ def test_pmi_scores_through_the_batch(default_engine, monkeypatch):
     many = default_engine.score_many(qs, method="cloze")
     for q, r in zip(qs, many):
         assert r.answer == default_engine.score(q, method="cloze").answer
+
+
+def test_options_that_begin_alike_score_as_if_alone(default_engine):
+    """Shared leading tokens are decoded once for all the options that begin with them
+    (engine/batching.py); each option's number must still be its own."""
+    q = MCQ("What is 12 + 6?", ("18", "180", "1800", "81", "the number 18", "the number 81"))
+    item = default_engine.cloze_request(render_cloze_prefix(q), q.options)
+    assert item.n_tokens < len(item.prefix) + sum(len(c) - 1 for c in item.conts)  # they do share
+    got = default_engine.cloze_likelihoods(q)
+    for letter, option, cont in zip(q.letters, q.options, item.conts):
+        by_itself = one_sequence(default_engine, ClozeItem(item.prefix, (cont,)), 0)
+        print(f"{option!r}: batched {got[letter].logprob:.4f} alone {by_itself:.4f}")
+        assert got[letter].logprob == pytest.approx(by_itself, abs=NOISE_NATS)
