@@ -50,12 +50,13 @@ def kill_after_lines(proc: subprocess.Popen, lines: int, extra_s: float, timeout
         if len(seen) >= lines or time.monotonic() > deadline:
             break
     time.sleep(extra_s)
-    killed = proc.poll() is None
-    if killed:
+    if proc.poll() is None:
+        # The child may still end on its own between poll() and the signal: a zombie ignores
+        # SIGKILL, so the exit code is then its own. Either way it has stopped, which is all
+        # the callers rely on; they read proc.returncode to tell the two apart.
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
-    assert not killed or proc.returncode == -signal.SIGKILL
     return seen
 
 
