@@ -10,8 +10,9 @@
    and raw llama.cpp prompt processing (``Llama.eval``, logits of the last token only) of
    the question's tokens (prefix, then every option token but the last), in batches of the
    same questions: the physical ceiling on this machine. The packed path decodes fewer
-   tokens than that, since options that begin alike share cells (engine/batching.py), so a
-   second raw figure decodes exactly its tokens with logits at its rows: the same work, raw.
+   tokens than that, since options and questions that begin alike share cells
+   (engine/batching.py), so a second raw figure decodes exactly its tokens with logits at its
+   rows: the same work, raw.
    Also how far the batched log-likelihoods and answers are from the
    sequential ones, and whether packing several questions helps letter scoring.
 
@@ -258,13 +259,16 @@ def bench_batch(engine, questions: list[MCQ], chunk: int, plain: int = 0) -> Non
         qs = questions[start:start + chunk]
         items = [engine.cloze_request(render_cloze_prefix(q), q.options) for q in qs]
         limits = Limits(engine_mod.PACK_TOKENS, engine._scoring.n_seq_max, engine_mod.PACK_OUTPUTS)
-        plan = plan_batches(items, limits)
-        n_logits = [sum(items[i].n_outputs for i in pack) for pack in plan]
+        # Packed as the engine packs them: sorted by prefix (LlamaEngine.continuation_logprobs).
+        by_prefix = sorted(range(len(items)), key=lambda i: items[i].prefix)
+        plan = [[by_prefix[j] for j in pack] for pack in plan_batches([items[i] for i in by_prefix], limits)]
         # The question's tokens as a plain layout would decode them (the ceiling) and
-        # the tokens the packed path really decodes (options that begin alike share cells).
+        # the tokens the packed path really decodes (one prefix tree over the pack).
         packs = [[tok for i in pack for tok in (*items[i].prefix, *(x for cont in items[i].conts for x in cont[:-1]))]
                  for pack in plan]
-        decoded = [layout([items[i] for i in pack]).tokens for pack in plan]
+        lays = [layout([items[i] for i in pack]) for pack in plan]
+        decoded = [lay.tokens for lay in lays]
+        n_logits = [lay.n_outputs for lay in lays]
         order = ["sequential", "batched", "packed", "raw pp", "raw pp+logits"]
         order = order[c % 5:] + order[:c % 5]  # rotate so load on a shared machine hits all alike
         for who in order:
@@ -297,6 +301,11 @@ def bench_batch(engine, questions: list[MCQ], chunk: int, plain: int = 0) -> Non
         return [max((s := normalise(r, engine.cloze_norm)), key=s.get) for r in res]
 
     diffs = sorted(abs(a[k].logprob - b[k].logprob) for a, b in zip(seq_res, many_res) for k in a)
+
+    def top_two_gap(r) -> float:
+        from probllms_tui.engine.cloze import normalise
+        s = sorted(normalise(r, engine.cloze_norm).values(), reverse=True)
+        return s[0] - s[1]
     same = sum(x == y for x, y in zip(answers(seq_res), answers(many_res)))
     same_one = sum(x == y for x, y in zip(answers(seq_res), answers(one_res)))
     ms = {k: v / n * 1000 for k, v in t.items()}
@@ -321,6 +330,10 @@ def bench_batch(engine, questions: list[MCQ], chunk: int, plain: int = 0) -> Non
           f"({same / n:.1%}), one per decode {same_one}/{n}; |log-likelihood - sequential| "
           f"median {statistics.median(diffs):.2e}, p99 {percentile(diffs, 99):.2e}, max {diffs[-1]:.2e} nats "
           f"over {len(diffs)} options")
+    flips = [top_two_gap(r) for r, x, y in zip(seq_res, answers(seq_res), answers(many_res)) if x != y]
+    if flips:
+        print(f"       where they differ, the sequential path's top two options were "
+              f"{', '.join(f'{g:.3f}' for g in flips)} apart (in its normalised score)")
 
 
 def bench_letter_packing(engine, questions: list[MCQ], chunk: int) -> None:

@@ -3,12 +3,15 @@
 The layout is llama.cpp's own multiple-choice scheme (tools/perplexity, multiple_choice_score):
 a question's prefix tokens are decoded once and carry the sequence ids of all its options;
 each option's tokens carry only its own id, so an option attends to the prefix and to itself,
-never to a sibling option's own tokens. Options that begin with the same tokens share those
-cells too, with the ids of all of them (a prefix tree: ClozeItem.option_tree), which cuts the
-logit rows by a sixth on university-science options and by half or more on numeric ones.
-Several questions share one batch on disjoint sequence ids, each starting at position 0.
-Logits are asked only where scoring reads them: the prefix's last token (it predicts every
-option's first token) and each tree node (an option token but the last).
+never to a sibling option's own tokens. Here the scheme is taken one step further: every
+(question, option) sequence of a batch goes into one prefix tree, and a cell is decoded once
+for all sequences whose tokens up to it are the same. Options that begin alike share cells
+(a sixth fewer logit rows on university-science options, half or more on numeric ones), and
+so do questions that open alike ("Question: Which of the following ..."; the engine sorts
+questions by their prefix so that these meet in one batch). A cell sees exactly the tokens
+on its path from the root, so this is the same computation as one sequence per option.
+Logits are asked only where scoring reads them: the last token of a question's prefix (it
+predicts every option's first token) and each option token but the last.
 
 Pure Python and numpy: the llama.cpp calls live in engine/llama_adapter.py.
 """
@@ -79,32 +82,39 @@ class BatchLayout:
 
 
 def layout(items: Sequence[ClozeItem]) -> BatchLayout:
-    """Lay ``items`` out as one batch (see the module docstring)."""
+    """Lay ``items`` out as one batch: one prefix tree over all their sequences (see the
+    module docstring). Sequence ids are numbered item by item, option by option."""
     out = BatchLayout([], [], [], [], [])
+    node_of: dict[tuple[int, ...], int] = {}  # token path from position 0 -> cell index
+    read_at: set[int] = set()  # cells whose logits a read needs
+    paths: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = []
     seq = 0
-    row = 0
     for item in items:
-        ids = tuple(range(seq, seq + len(item.conts)))
-        seq += len(item.conts)
-        n = len(item.prefix)
-        for p, tok in enumerate(item.prefix):
-            out.tokens.append(tok)
-            out.pos.append(p)
-            out.seq_ids.append(ids)
-            out.logits.append(p == n - 1)
-        node_row = {(): row}
-        row += 1
-        # Parents come before children (ClozeItem.option_tree), so a node never lands in an
-        # earlier micro-batch than the cells it attends to when llama.cpp splits the batch.
-        for path, through in item.option_tree.items():
-            out.tokens.append(path[-1])
-            out.pos.append(n + len(path) - 1)
-            out.seq_ids.append(tuple(ids[k] for k in through))
-            out.logits.append(True)
-            node_row[path] = row
-            row += 1
-        # Token j of an option is predicted by the row of the node holding its tokens < j.
-        out.reads.append([([node_row[cont[:j]] for j in range(len(cont))], cont) for cont in item.conts])
+        mine = []
+        for cont in item.conts:
+            # The cells this sequence holds: its prefix and every option token but the last.
+            # Inserting each path's tokens in order puts parents before children, so a cell
+            # never lands in an earlier micro-batch than the cells it attends to when
+            # llama.cpp splits the batch.
+            whole = item.prefix + cont[:-1]
+            for p in range(len(whole)):
+                path = whole[:p + 1]
+                cell = node_of.get(path)
+                if cell is None:
+                    cell = node_of[path] = len(out.tokens)
+                    out.tokens.append(path[-1])
+                    out.pos.append(p)
+                    out.seq_ids.append(())
+                out.seq_ids[cell] += (seq,)
+            # Token j of the option is predicted by the cell at its prefix + cont[:j].
+            cells = [node_of[item.prefix + cont[:j]] for j in range(len(cont))]
+            read_at.update(cells)
+            mine.append((cells, cont))
+            seq += 1
+        paths.append(mine)
+    out.logits = [c in read_at for c in range(len(out.tokens))]
+    row_of = {c: r for r, c in enumerate(c for c in range(len(out.tokens)) if out.logits[c])}
+    out.reads = [[([row_of[c] for c in cells], cont) for cells, cont in mine] for mine in paths]
     return out
 
 

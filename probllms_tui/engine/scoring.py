@@ -65,12 +65,13 @@ class ClozeItem:
 
     @property
     def n_tokens(self) -> int:
-        """Tokens this item puts into a batch (and into the unified KV cache)."""
+        """Tokens this item puts into a batch (and into the unified KV cache) on its own; in
+        a batch with questions that open alike, fewer (engine/batching.py)."""
         return len(self.prefix) + len(self.option_tree)
 
     @property
     def n_outputs(self) -> int:
-        """Logit rows this item asks for."""
+        """Logit rows this item asks for on its own (at most that in a batch)."""
         return 1 + len(self.option_tree)
 
 

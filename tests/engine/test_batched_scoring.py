@@ -18,7 +18,7 @@ from probllms_tui.core.errors import InputError
 from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.prompt import render_cloze_prefix, render_letter_prompt
 from probllms_tui.core.readers import read_bank
-from probllms_tui.engine.batching import picked_logprobs
+from probllms_tui.engine.batching import layout, picked_logprobs
 from probllms_tui.engine.scoring import ClozeItem
 
 pytestmark = pytest.mark.slow
@@ -80,6 +80,18 @@ def test_options_do_not_see_each_other(default_engine):
     leaked = float(picked_logprobs(rows, range(len(target)), target).sum())
     print(f"leaked {leaked:.4f}")
     assert leaked - by_itself > 20 * NOISE_NATS
+
+
+def test_questions_that_open_alike_share_cells_but_not_what_follows(default_engine):
+    """Two questions in one decode share their common opening (engine/batching.py); the one
+    that does not give the code must not see the one that does."""
+    told = MCQ("Which code opens the safe? It is " + TARGET + ".", ("1234", "the red one"))
+    items = [default_engine.cloze_request(render_cloze_prefix(q), q.options) for q in (told, SHORT)]
+    assert len(layout(items).tokens) < sum(i.n_tokens for i in items)  # they do share
+    by_itself = alone(default_engine, SHORT, TARGET)
+    packed = default_engine.cloze_likelihoods_many([told, SHORT])[1]["A"].logprob
+    print(f"alone {by_itself:.4f} packed after the told question {packed:.4f}")
+    assert packed == pytest.approx(by_itself, abs=NOISE_NATS)
 
 
 def test_batched_agrees_with_the_sequential_path(default_engine, arc):

@@ -48,8 +48,10 @@ def test_every_option_sees_exactly_the_prefix_and_its_own_tokens():
             assert seen_by(lay, seq) == list(enumerate(want))  # its own tokens, positions 0..
             assert targets == cont and len(rows) == len(cont)
             seq += 1
-    assert sum(i.n_tokens for i in items) == len(lay.tokens)
-    assert sum(i.n_outputs for i in items) == lay.n_outputs == max(r for rs in lay.reads for rw, _ in rs for r in rw) + 1
+    # Items with a common opening share it, so a batch holds at most what they hold alone;
+    # every flagged row is read.
+    assert sum(i.n_tokens for i in items) >= len(lay.tokens)
+    assert sum(i.n_outputs for i in items) >= lay.n_outputs == max(r for rs in lay.reads for rw, _ in rs for r in rw) + 1
     # Parents before children: a cell's predecessor in its sequence is earlier in the batch,
     # so llama.cpp's split into micro-batches never puts a token before what it attends to.
     first = {}
@@ -57,6 +59,19 @@ def test_every_option_sees_exactly_the_prefix_and_its_own_tokens():
         for s in ids:
             assert first.get(s, -1) == p - 1
             first[s] = p
+
+
+def test_questions_that_open_alike_share_their_opening():
+    a = ClozeItem((1, 2, 3, 4), ((7, 8), (9,)))
+    b = ClozeItem((1, 2, 5), ((7,), (9, 9)))
+    lay = layout([a, b])
+    # 1 2 once for all four sequences; then each question's own cells
+    assert lay.tokens == [1, 2, 3, 4, 7, 5, 9]
+    assert lay.seq_ids[:2] == [(0, 1, 2, 3), (0, 1, 2, 3)]
+    assert lay.seq_ids[2:] == [(0, 1), (0, 1), (0,), (2, 3), (3,)]
+    assert lay.logits == [False, False, False, True, True, True, True]
+    assert lay.reads == [[([0, 1], (7, 8)), ([0], (9,))], [([2], (7,)), ([2, 3], (9, 9))]]
+    assert len(lay.tokens) == a.n_tokens + b.n_tokens - 2
 
 
 def test_a_row_predicts_the_token_after_the_cells_it_was_read_at():
