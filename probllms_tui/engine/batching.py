@@ -85,36 +85,37 @@ def layout(items: Sequence[ClozeItem]) -> BatchLayout:
     """Lay ``items`` out as one batch: one prefix tree over all their sequences (see the
     module docstring). Sequence ids are numbered item by item, option by option."""
     out = BatchLayout([], [], [], [], [])
-    node_of: dict[tuple[int, ...], int] = {}  # token path from position 0 -> cell index
+    child: dict[tuple[int, int], int] = {}  # (parent cell or -1 for the root, token) -> cell
     read_at: set[int] = set()  # cells whose logits a read needs
-    paths: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = []
+    per_item: list[list[tuple[list[int], tuple[int, ...]]]] = []
     seq = 0
     for item in items:
         mine = []
         for cont in item.conts:
             # The cells this sequence holds: its prefix and every option token but the last.
-            # Inserting each path's tokens in order puts parents before children, so a cell
-            # never lands in an earlier micro-batch than the cells it attends to when
-            # llama.cpp splits the batch.
-            whole = item.prefix + cont[:-1]
-            for p in range(len(whole)):
-                path = whole[:p + 1]
-                cell = node_of.get(path)
-                if cell is None:
-                    cell = node_of[path] = len(out.tokens)
-                    out.tokens.append(path[-1])
+            # Walking each path from the root puts parents before children, so a cell never
+            # lands in an earlier micro-batch than the cells it attends to when llama.cpp
+            # splits the batch.
+            cell, cells = -1, []
+            for p, tok in enumerate(item.prefix + cont[:-1]):
+                nxt = child.get((cell, tok))
+                if nxt is None:
+                    nxt = child[(cell, tok)] = len(out.tokens)
+                    out.tokens.append(tok)
                     out.pos.append(p)
                     out.seq_ids.append(())
-                out.seq_ids[cell] += (seq,)
-            # Token j of the option is predicted by the cell at its prefix + cont[:j].
-            cells = [node_of[item.prefix + cont[:j]] for j in range(len(cont))]
-            read_at.update(cells)
-            mine.append((cells, cont))
+                out.seq_ids[nxt] += (seq,)
+                cell = nxt
+                cells.append(cell)
+            # Token j of the option is predicted by the cell at position len(prefix) - 1 + j.
+            reads = cells[len(item.prefix) - 1:]
+            read_at.update(reads)
+            mine.append((reads, cont))
             seq += 1
-        paths.append(mine)
+        per_item.append(mine)
     out.logits = [c in read_at for c in range(len(out.tokens))]
     row_of = {c: r for r, c in enumerate(c for c in range(len(out.tokens)) if out.logits[c])}
-    out.reads = [[([row_of[c] for c in cells], cont) for cells, cont in mine] for mine in paths]
+    out.reads = [[([row_of[c] for c in cells], cont) for cells, cont in mine] for mine in per_item]
     return out
 
 
