@@ -14,7 +14,9 @@
    (engine/batching.py), so a second raw figure decodes exactly its tokens with logits at its
    rows: the same work, raw.
    Also how far the batched log-likelihoods and answers are from the
-   sequential ones, and whether packing several questions helps letter scoring.
+   sequential ones, how far both are from each option decoded alone (``--plain``; with the
+   engine's F16 KV cache and with a more precise F32 one), and whether packing several
+   questions helps letter scoring.
 
 1. Per-question latency (p50/p95) of ``engine.score`` with the default method.
 2. Scoring overhead: the engine against raw llama-cpp-python decoding exactly the same token
@@ -52,6 +54,7 @@ from _common import percentile, shared_data_dir  # noqa: E402
 import llama_cpp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from probllms_train.bench.mcqa import SCORE_CHUNK  # noqa: E402
 from probllms_tui.core.mcq import MCQ  # noqa: E402
 from probllms_tui.core.prompt import (  # noqa: E402
     EXPLANATION_STOPS,
@@ -230,13 +233,14 @@ def raw_decode(llm: llama_cpp.Llama, batch, tokens: list[int], n_logits: int) ->
     llama_cpp.llama_synchronize(llm.ctx)
 
 
-def plain_likelihoods(engine, q: MCQ) -> dict:
-    """Each option's log-likelihood from one decode of prefix + option as a single sequence."""
+def plain_likelihoods(engine, q: MCQ, sc=None) -> dict:
+    """Each option's log-likelihood from one decode of prefix + option as a single sequence
+    (on the scoring context ``sc``, the engine's own by default)."""
     from probllms_tui.engine.batching import picked_logprobs
     from probllms_tui.engine.cloze import OptionLikelihood
 
     item = engine.cloze_request(render_cloze_prefix(q), q.options)
-    sc, out = engine._scoring, {}
+    sc, out = sc or engine._scoring, {}
     for letter, cont in zip(q.letters, item.conts):
         sc.clear()
         rows = sc.decode_one_sequence(list(item.prefix) + list(cont[:-1]), 0, len(item.prefix) - 1)
@@ -318,14 +322,27 @@ def bench_batch(engine, questions: list[MCQ], chunk: int, plain: int = 0) -> Non
           f"tokens the packed path decodes with logits at its {sum(n_logits_all)} rows "
           f"{t['raw pp+logits'] / t['packed']:.2f}x the packed path's time (the same work, raw)")
     if plain:
-        # The noise floor: each option as its own plain sequence in its own decode (no
-        # batching, no cache reuse). How far is each path from it?
-        ref = [plain_likelihoods(engine, q) for q in questions[:plain]]
-        for name, res in (("sequential", seq_res), ("packed", many_res)):
-            d = sorted(abs(a[k].logprob - b[k].logprob) for a, b in zip(ref, res) for k in a)
-            agree = sum(x == y for x, y in zip(answers(ref), answers(res)))
-            print(f"       vs each option decoded alone (n={plain}): {name} answers identical "
-                  f"{agree}/{plain}, |diff| median {statistics.median(d):.2e}, max {d[-1]:.2e} nats")
+        # Which path is right? Neither exactly: llama.cpp's CPU numbers move with what a decode
+        # holds. The reference: each option as its own plain sequence in its own decode (no
+        # batching, no cache reuse), once with the engine's F16 KV cache and once with an F32
+        # one (more precise). How far is each path from them?
+        from probllms_tui.engine.llama_adapter import ScoringContext
+
+        precise = ScoringContext(llm, n_ctx=engine._scoring.n_ctx, n_seq_max=1, threads=engine.threads,
+                                 f32_cache=True)
+        try:
+            f32 = [plain_likelihoods(engine, q, precise) for q in questions[:plain]]
+        finally:
+            precise.close()
+        f16 = [plain_likelihoods(engine, q) for q in questions[:plain]]
+        for ref_name, ref in (("plain, F16 cache", f16), ("plain, F32 cache", f32)):
+            for name, res in (("sequential", seq_res), ("packed", many_res), ("plain, F16 cache", f16)):
+                if name == ref_name:
+                    continue
+                d = sorted(abs(a[k].logprob - b[k].logprob) for a, b in zip(ref, res) for k in a)
+                agree = sum(x == y for x, y in zip(answers(ref), answers(res)))
+                print(f"       vs each option decoded alone ({ref_name}, n={plain}): {name} answers identical "
+                      f"{agree}/{plain}, |diff| median {statistics.median(d):.2e}, max {d[-1]:.2e} nats")
     print(f"       answers (cloze/{engine.cloze_norm}) identical to sequential: packed {same}/{n} "
           f"({same / n:.1%}), one per decode {same_one}/{n}; |log-likelihood - sequential| "
           f"median {statistics.median(diffs):.2e}, p99 {percentile(diffs, 99):.2e}, max {diffs[-1]:.2e} nats "
@@ -381,7 +398,8 @@ def main() -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--parts", default="batch,scoring,stream,threads", help="comma-separated subset to run")
     ap.add_argument("--plain", type=int, default=100, help="questions also scored option by option, unbatched (noise floor)")
-    ap.add_argument("--chunk", type=int, default=32, help="questions handed to cloze_likelihoods_many at once")
+    ap.add_argument("--chunk", type=int, default=SCORE_CHUNK,
+                    help="questions handed to cloze_likelihoods_many at once (as bench mcqa does)")
     args = ap.parse_args()
     questions = load_questions(args.questions)
     engine = open_engine(args.model, n_ctx=1024)
