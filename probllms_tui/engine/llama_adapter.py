@@ -60,10 +60,12 @@ class ScoringContext:
       it into ``n_ubatch`` pieces itself).
     - ``swa_full``: Gemma 3's sliding-window layers keep every cell, as in ``Llama``'s context.
     - flash attention off, as ``Llama()`` sets it, so both paths use the same kernels.
+    - ``f32_cache``: keys and values in F32 instead of llama.cpp's F16. Only the benchmark's
+      precision reference uses it: the engine keeps F16, as generation does.
     """
 
     def __init__(self, llm, *, n_ctx: int, n_seq_max: int, threads: tuple[int, int],
-                 n_ubatch: int = 512):
+                 n_ubatch: int = 512, f32_cache: bool = False):
         import llama_cpp
 
         self._lib = llama_cpp
@@ -77,6 +79,8 @@ class ScoringContext:
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.n_threads, params.n_threads_batch = threads
         params.no_perf = True
+        if f32_cache:
+            params.type_k = params.type_v = llama_cpp.GGML_TYPE_F32
         self._ctx = llama_cpp.llama_init_from_model(llm.model, params)
         if not self._ctx:
             raise ModelLoadError("llama.cpp could not create a scoring context")
