@@ -300,16 +300,16 @@ def bench_batch(engine, questions: list[MCQ], chunk: int, plain: int = 0) -> Non
     llm.reset()
     n = len(questions)
 
+    from probllms_tui.engine.cloze import normalise
+
     def answers(res):
-        from probllms_tui.engine.cloze import normalise
         return [max((s := normalise(r, engine.cloze_norm)), key=s.get) for r in res]
 
-    diffs = sorted(abs(a[k].logprob - b[k].logprob) for a, b in zip(seq_res, many_res) for k in a)
-
     def top_two_gap(r) -> float:
-        from probllms_tui.engine.cloze import normalise
         s = sorted(normalise(r, engine.cloze_norm).values(), reverse=True)
         return s[0] - s[1]
+
+    diffs = sorted(abs(a[k].logprob - b[k].logprob) for a, b in zip(seq_res, many_res) for k in a)
     same = sum(x == y for x, y in zip(answers(seq_res), answers(many_res)))
     same_one = sum(x == y for x, y in zip(answers(seq_res), answers(one_res)))
     ms = {k: v / n * 1000 for k, v in t.items()}
