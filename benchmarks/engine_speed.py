@@ -263,9 +263,7 @@ def bench_batch(engine, questions: list[MCQ], chunk: int, plain: int = 0) -> Non
         qs = questions[start:start + chunk]
         items = [engine.cloze_request(render_cloze_prefix(q), q.options) for q in qs]
         limits = Limits(engine_mod.PACK_TOKENS, engine._scoring.n_seq_max, engine_mod.PACK_OUTPUTS)
-        # Packed as the engine packs them: sorted by prefix (LlamaEngine.continuation_logprobs).
-        by_prefix = sorted(range(len(items)), key=lambda i: items[i].prefix)
-        plan = [[by_prefix[j] for j in pack] for pack in plan_batches([items[i] for i in by_prefix], limits)]
+        plan = plan_batches(items, limits)
         # The question's tokens as a plain layout would decode them (the ceiling) and
         # the tokens the packed path really decodes (one prefix tree over the pack).
         packs = [[tok for i in pack for tok in (*items[i].prefix, *(x for cont in items[i].conts for x in cont[:-1]))]

@@ -7,7 +7,7 @@ never to a sibling option's own tokens. Here the scheme is taken one step furthe
 (question, option) sequence of a batch goes into one prefix tree, and a cell is decoded once
 for all sequences whose tokens up to it are the same. Options that begin alike share cells
 (a sixth fewer logit rows on university-science options, half or more on numeric ones), and
-so do questions that open alike ("Question: Which of the following ..."; the engine sorts
+so do questions that open alike ("Question: Which of the following ..."; plan_batches orders
 questions by their prefix so that these meet in one batch). A cell sees exactly the tokens
 on its path from the root, so this is the same computation as one sequence per option.
 Logits are asked only where scoring reads them: the last token of a question's prefix (it
@@ -43,7 +43,9 @@ class Limits:
 
 
 def plan_batches(items: Sequence[ClozeItem], limits: Limits) -> list[list[int]]:
-    """Greedy packing, in order, of item indices into batches within ``limits``.
+    """Greedy packing of item indices into batches within ``limits``, in the order of the
+    items' prefixes (stable), so that questions that open alike meet in one batch and share
+    those cells (``layout``).
 
     An item over the limits gets a batch of its own: the caller has checked that it fits the
     context alone (a long question with notes is still one decode, not a failure).
@@ -51,7 +53,8 @@ def plan_batches(items: Sequence[ClozeItem], limits: Limits) -> list[list[int]]:
     batches: list[list[int]] = []
     cur: list[int] = []
     tokens = seqs = outputs = 0
-    for i, item in enumerate(items):
+    for i in sorted(range(len(items)), key=lambda i: items[i].prefix):
+        item = items[i]
         if cur and (tokens + item.n_tokens > limits.tokens or seqs + len(item.conts) > limits.seqs
                     or outputs + item.n_outputs > limits.outputs):
             batches.append(cur)

@@ -162,8 +162,6 @@ class LlamaEngine(ScoringTemplate):
                 t0 = time.perf_counter()
                 results[i] = self._sequential(item)
                 seconds[i] = time.perf_counter() - t0
-        # Questions that open alike meet in one batch and share those cells (engine/batching.py).
-        batched.sort(key=lambda i: items[i].prefix)
         limits = Limits(tokens=min(PACK_TOKENS, self._scoring.n_ctx), seqs=self._scoring.n_seq_max,
                         outputs=PACK_OUTPUTS)
         for pack in plan_batches([items[i] for i in batched], limits):

@@ -93,6 +93,12 @@ def test_packing_respects_every_limit():
     assert sum(plan, []) == list(range(9))
 
 
+def test_packing_puts_questions_that_open_alike_together():
+    a, b = ClozeItem((1, 2, 3), ((4,), (5,))), ClozeItem((7, 8), ((4,), (5,)))
+    # a b a b in, each batch holding two: the two a's meet, then the two b's
+    assert plan_batches([a, b, a, b], Limits(tokens=1000, seqs=4, outputs=100)) == [[0, 2], [1, 3]]
+
+
 @pytest.mark.parametrize("n_rows", [1, 3, 9])
 def test_picked_logprobs_matches_a_float64_log_softmax(n_rows):
     rng = np.random.default_rng(0)
