@@ -83,6 +83,7 @@ class ProbLLMsApp(App):
     status_text: reactive[str] = reactive("")
     tokens_per_s: reactive[float] = reactive(0.0)
     model_state: reactive[str] = reactive("loading")  # loading | ready | failed
+    notes_indexing: reactive[bool] = reactive(False)  # an index build runs: answers cite no notes yet
 
     # What workers report, posted from their threads: posting never blocks a worker, so one
     # holding the model lock cannot deadlock an app that is shutting down.
@@ -97,6 +98,12 @@ class ProbLLMsApp(App):
         """The loading worker could not open the model, for the one-line reason ``error``."""
 
         error: str
+
+    @dataclass
+    class NotesIndexing(Message):
+        """An index build of the notes started (True) or ended (False)."""
+
+        busy: bool
 
     @dataclass
     class RunOnUi(Message):
@@ -119,7 +126,8 @@ class ProbLLMsApp(App):
         self.bank = QuestionBank.load(paths, defer_slow=True)  # Anki decks open after the first frame
         self.session = PracticeSession(self.bank, self.store)
         self.models = ModelHost(config)
-        self.notes = NotesService(config, self.instance, notify=self.notify_from_thread)
+        self.notes = NotesService(config, self.instance, notify=self.notify_from_thread,
+                                  on_indexing=lambda busy: self.post_message(self.NotesIndexing(busy)))
         self._released = False
         # Set by lifecycle.run_then_exit for the real process: quit ends it at once instead of
         # tearing down every widget first (tests under run_test keep Textual's normal exit).
@@ -284,6 +292,13 @@ class ProbLLMsApp(App):
     def watch_model_state(self) -> None:
         self._refresh_status()
 
+    def watch_notes_indexing(self) -> None:
+        self._refresh_status()
+
+    @on(NotesIndexing)
+    def _notes_indexing(self, message: NotesIndexing) -> None:
+        self.notes_indexing = message.busy
+
     def _refresh_status(self) -> None:
         engine = self.models.engine
         if self.model_state == "loading":
@@ -297,7 +312,8 @@ class ProbLLMsApp(App):
                 model += f" · {n} thread{'' if n == 1 else 's'}"
             if not getattr(engine, "calibrations", None):
                 model += " · uncalibrated"
-        parts = [model, f"{self.tokens_per_s:.1f} tok/s", "RAG on" if self.rag_enabled else "RAG off"]
+        rag = ("RAG: indexing notes…" if self.notes_indexing else "RAG on") if self.rag_enabled else "RAG off"
+        parts = [model, f"{self.tokens_per_s:.1f} tok/s", rag]
         parts.append("⚠ not saving" if self.store.problem else "saved")
         self.status_text = "  │  ".join(parts)
 

@@ -186,6 +186,31 @@ async def test_first_run_indexes_the_notes_in_the_background(make_app):
                    for n in app._notifications)
 
 
+async def test_the_status_bar_says_the_notes_are_indexing_until_answers_can_cite_them(make_app):
+    import threading
+
+    from fakes import FakeRetriever
+
+    started, release, built = threading.Event(), threading.Event(), []
+
+    def indexer(notes_dir, data_dir, progress, **kw):
+        started.set()
+        release.wait(10)
+        built.append(notes_dir)
+        return {"indexed": 2, "removed": 0, "skipped": []}
+
+    app = make_app(retriever_factory=lambda data_dir: FakeRetriever([]) if built else None, notes_indexer=indexer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        while not started.is_set():
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)  # not settle: that waits for the indexing worker
+        assert "RAG: indexing notes…" in app.status_text
+        release.set()
+        await settle(app, pilot, 0.1)
+        assert "RAG on" in app.status_text and "indexing" not in app.status_text
+        assert app.notes.retriever() is not None
+
+
 async def test_an_existing_index_is_used_as_is(make_app):
     from fakes import FakeRetriever
 

@@ -32,8 +32,12 @@ class _IndexingCancelled(Exception):
 
 
 class NotesService:
-    def __init__(self, config: AppConfig, instance: InstanceLock, notify: Notify):
+    def __init__(self, config: AppConfig, instance: InstanceLock, notify: Notify,
+                 on_indexing: Callable[[bool], None] = lambda busy: None):
         self._config = config
+        # Told when an index build starts and ends, from the worker's thread: until the first
+        # build ends, answers cite no notes, and the status bar says so.
+        self._on_indexing = on_indexing
         self._instance = instance  # only the data dir's owner writes the index (lifecycle.py)
         self._notify = notify
         self._retriever: Any = None
@@ -130,6 +134,14 @@ class NotesService:
             if should_stop():
                 raise _IndexingCancelled
 
+        self._on_indexing(True)
+        try:
+            self._index(notes, first_time, progress, should_stop)
+        finally:
+            self._on_indexing(False)
+
+    def _index(self, notes: Path, first_time: bool, progress, should_stop: Callable[[], bool]) -> None:
+        config = self._config
         try:
             # Quitting cancels the worker; the indexer (a child process) is told to stop at its
             # next safe point and not waited for. The index is incremental: the next start finishes it.
