@@ -4,7 +4,9 @@ and store it with the model so the app, `ask` and `bench mcqa` show calibrated p
 1. Score every question of the fit sets (and the report sets) *uncalibrated*, with each
    scoring method needed (both for ``--method auto``); the raw scores go to ``raw/*.jsonl``
    so a refit (``--from-raw``) needs no model.
-2. ``auto``: letter vs cloze by accuracy on a held-out 30% of the fit sets (seeded).
+2. ``auto``: letter vs cloze by accuracy on a held-out 30% of the fit sets (seeded), overall
+   and per option kind (text, numeric), so a model that picks well by letter among text
+   options and only by cloze among numbers is served each way (``scoring_method_by_kind``).
 3. Fit each method's calibration on the fit sets only (core/calibration.py; the fit in
    bench/calibration.py) and report raw vs calibrated on the report sets: sets it never saw.
    Without ``--report``, a seeded 30% of each fit set is held out for the report instead.
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from probllms_tui.core.calibration import BUILTIN_DIR
+from probllms_tui.core.calibration import BUILTIN_DIR, OPTION_KINDS, option_kind, served_label
 from probllms_tui.core.errors import InputError
 from probllms_tui.core.files import atomic_write_json, atomic_write_text
 from probllms_tui.core.mcq import MCQ
@@ -36,6 +38,10 @@ from probllms_train.bench.report import slug
 
 HOLDOUT = 0.3
 SEED = 0
+# Held-out questions of one option kind below which its own accuracies say too little to
+# choose its method by (the 95% interval of an accuracy on 40 questions is about +-0.15):
+# the kind is then served by the overall choice.
+MIN_PER_KIND = 40
 METHODS_FOR = {"auto": ("cloze", "letter"), "cloze": ("cloze",), "letter": ("letter",)}
 
 
@@ -100,14 +106,31 @@ def _accuracy(records: Sequence[Record]) -> float:
     return sum(max(r.scores, key=r.scores.get) == r.answer for r in records) / max(1, len(records))
 
 
-def choose_method(fit_sets: dict[str, dict[str, list[Record]]], methods: Sequence[str]) -> tuple[str, dict]:
-    """The method with the best held-out accuracy (ties: cloze, the safer for base models)."""
-    accuracy = {}
-    for m in methods:
-        _, held = split([r for by in fit_sets.values() for r in by[m]])
-        accuracy[m] = _accuracy(held)
-    best = max(methods, key=lambda m: (accuracy[m], m == "cloze"))
-    return best, accuracy
+def choose_method(fit_sets: dict[str, dict[str, list[Record]]], methods: Sequence[str],
+                  ) -> tuple[str, dict, dict[str, str], dict]:
+    """The method with the best held-out accuracy (ties: cloze, the safer for base models),
+    overall and per option kind with at least MIN_PER_KIND held-out questions: (overall,
+    its accuracies, kind -> method, kind -> {"n", accuracies})."""
+    held = {m: split([r for by in fit_sets.values() for r in by[m]])[1] for m in methods}
+
+    def best(records_by_method: dict[str, list[Record]]) -> tuple[str, dict[str, float]]:
+        accuracy = {m: _accuracy(recs) for m, recs in records_by_method.items()}
+        return max(methods, key=lambda m: (accuracy[m], m == "cloze")), accuracy
+
+    chosen, accuracy = best(held)
+    by_kind, kind_choice = {}, {}
+    for kind in OPTION_KINDS:
+        mine = {m: [r for r in recs if option_kind(r.options) == kind] for m, recs in held.items()}
+        n = len(mine[methods[0]])
+        if n >= MIN_PER_KIND:
+            by_kind[kind], kind_accuracy = best(mine)
+            kind_choice[kind] = {"n": n, **kind_accuracy}
+    return chosen, accuracy, by_kind, kind_choice
+
+
+def majority_kind(records: Sequence[Record]) -> str:
+    kinds = [option_kind(r.options) for r in records]
+    return max(OPTION_KINDS, key=kinds.count)
 
 
 def set_measurement(name: str, raw: dict, cal: dict, chance: float, label: str = "") -> dict:
@@ -126,7 +149,12 @@ def calibrate(fit_sets: dict[str, dict[str, list[Record]]], report_sets: dict[st
               *, method: str, model: str, out: Path, labels: dict[str, str] | None = None) -> dict:
     """Fit, report, plot; return the record to store. ``*_sets``: dataset -> method -> records."""
     methods = METHODS_FOR[method]
-    chosen, choice = choose_method(fit_sets, methods) if method == "auto" else (method, {})
+    chosen, choice, by_kind, kind_choice = (choose_method(fit_sets, methods) if method == "auto"
+                                            else (method, {}, {}, {}))
+    if len(set(by_kind.values())) > 1:  # kinds served differently: "the" method is the text one
+        chosen = by_kind.get("text", chosen)
+    else:
+        by_kind = {}
     if not report_sets:  # hold out part of each fit set for the report instead
         held_sets: dict[str, dict[str, list[Record]]] = {}
         kept_sets: dict[str, dict[str, list[Record]]] = {}
@@ -153,6 +181,7 @@ def calibrate(fit_sets: dict[str, dict[str, list[Record]]], report_sets: dict[st
             calibrated = calibration_metrics(apply(cal, recs), answers)
             chance = sum(1 / len(r.letters) for r in recs) / len(recs)
             sets[name] = set_measurement(name, raw, calibrated, chance, (labels or {}).get(name, ""))
+            sets[name]["option_kind"] = majority_kind(recs)
             for tag, metrics in (("raw", raw), ("calibrated", calibrated)):
                 png = out / f"reliability_{slug(name)}_{m}_{tag}.png"
                 plot_reliability(metrics, f"{model} · {name} · {m} · {tag}", png)
@@ -160,6 +189,7 @@ def calibrate(fit_sets: dict[str, dict[str, list[Record]]], report_sets: dict[st
         cal.measured = {"sets": sets}
         calibrations[m] = cal.to_json()
     record = {"model": model, "scoring_method": chosen, "method_choice": choice,
+              **({"scoring_method_by_kind": by_kind, "method_choice_by_kind": kind_choice} if by_kind else {}),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "calibrations": calibrations}
     atomic_write_json(out / "calibration.json", record)
     atomic_write_text(out / "calibration.md", markdown(record))
@@ -167,11 +197,18 @@ def calibrate(fit_sets: dict[str, dict[str, list[Record]]], report_sets: dict[st
     return record
 
 
+def _accuracies(choice: dict) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in choice.items() if k != "n")
+
+
 def markdown(record: dict) -> str:
     lines = [f"# Calibration of {record['model']}", "",
-             f"Scoring method served: **{record['scoring_method']}**"
-             + (f" (held-out accuracy {', '.join(f'{k} {v:.3f}' for k, v in record['method_choice'].items())})"
-                if record.get("method_choice") else ""), ""]
+             f"Scoring method served: **{served_label(record['scoring_method'], record.get('scoring_method_by_kind'))}**"
+             + (f" (held-out accuracy {_accuracies(record['method_choice'])})" if record.get("method_choice") else "")]
+    for kind, choice in (record.get("method_choice_by_kind") or {}).items():
+        lines.append(f"- {kind} options: {record['scoring_method_by_kind'][kind]} "
+                     f"(held-out accuracy {_accuracies(choice)}, n={choice['n']})")
+    lines.append("")
     for m, cal in record["calibrations"].items():
         fitted = ", ".join(f"{k} ({v})" for k, v in cal["fitted_on"]["datasets"].items())
         lines += [f"## {m}", "", f"Fitted on {fitted}; reported on sets it never saw.", "",

@@ -40,7 +40,7 @@ class Run:
     spec: ModelSpec
     dataset: Dataset
     rag: bool
-    method: str
+    method: str  # how its questions were scored, as reports name it (engine method_label)
     samples_path: Path
     samples: list[dict] = field(default_factory=list)
     threads: list[int] | None = None
@@ -120,7 +120,7 @@ def _retrieve(retriever, scorer, q: MCQ, k: int):
 SCORE_CHUNK = 128
 
 
-def _score_chunk(scorer, chunk: list[MCQ], passages: list[list], method: str) -> list:
+def _score_chunk(scorer, chunk: list[MCQ], passages: list[list], method: str | None) -> list:
     """ScoreResult or InputError per question. A scorer with ``score_many`` (engine/scoring.py)
     scores the chunk in one backend call; each latency is then the question's share of it."""
     if hasattr(scorer, "score_many"):
@@ -128,7 +128,7 @@ def _score_chunk(scorer, chunk: list[MCQ], passages: list[list], method: str) ->
     return score_each(scorer, chunk, passages, method)
 
 
-def _score_run(run: Run, scorer, retriever, k: int, progress: bool) -> None:
+def _score_run(run: Run, scorer, retriever, k: int, progress: bool, method: str | None) -> None:
     from tqdm import tqdm
 
     run.samples_path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,14 +142,15 @@ def _score_run(run: Run, scorer, retriever, k: int, progress: bool) -> None:
             chunk = questions[start:start + step]
             notes = [_retrieve(retriever, scorer, q, k) if run.rag else None for q in chunk]
             passages = [n.passages if n is not None else [] for n in notes]
-            for q, ps, res in zip(chunk, passages, _score_chunk(scorer, chunk, passages, run.method)):
+            for q, ps, res in zip(chunk, passages, _score_chunk(scorer, chunk, passages, method)):
                 if isinstance(res, InputError):  # e.g. a question longer than the context: count it wrong, say why
                     sample = {"id": q.id, "prediction": None, "answer": q.answer, "correct": False,
                               "probabilities": {}, "subject": q.subject, "latency_ms": 0.0,
                               "error": res.message, "source": q.source}
                 else:
                     sample = {"id": q.id, "prediction": res.answer, "answer": q.answer,
-                              "correct": res.answer == q.answer, "probabilities": res.probabilities,
+                              "correct": res.answer == q.answer, "method": res.method,
+                              "probabilities": res.probabilities,
                               "calibrated": res.calibrated, "confidence_band": res.confidence_band,
                               "scores": res.scores, "subject": q.subject,
                               "latency_ms": res.latency_ms, "prompt_tokens": res.prompt_tokens,
@@ -208,7 +209,7 @@ def run_mcqa(specs: list[ModelSpec], datasets: list[Dataset], *, out: Path, rag_
             scorer = open_scorer_fn(spec, n_ctx=n_ctx, method=method, models_dir=models_dir,
                                     **({"threads": threads} if threads else {}))
             try:
-                used = method or scorer.default_method
+                used = method or scorer.method_label
                 used_threads = list(getattr(scorer, "threads", ()) or []) or None
                 for ds in datasets:
                     for rag in rag_settings:
@@ -216,7 +217,7 @@ def run_mcqa(specs: list[ModelSpec], datasets: list[Dataset], *, out: Path, rag_
                         run = Run(spec, ds, rag, used, folder / "samples.jsonl", threads=used_threads,
                                   threads_how=getattr(scorer, "threads_how", ""))
                         runs.append(run)
-                        _score_run(run, scorer, retriever, k, progress)
+                        _score_run(run, scorer, retriever, k, progress, method)
             finally:
                 scorer.close()
     except KeyboardInterrupt:

@@ -44,6 +44,26 @@ def _is_number(text: str) -> bool:
     return bool(_NUMBER.match(text.replace("\\", "")))
 
 
+OPTION_KINDS = ("text", "numeric")
+
+
+def option_kind(options: Sequence[str]) -> str:
+    """"numeric" when every option is a number (GSM8K, TheoremQA, a physics calculation),
+    else "text". Models differ by kind: a 1.5B instruct model picks well by letter among text
+    options and is at chance by letter among numbers, where cloze serves it (docs/measurements.md),
+    so a model may be served by a different scoring method per kind."""
+    return "numeric" if options and all(_is_number(o) for o in options) else "text"
+
+
+def served_label(default_method: str, by_kind: Mapping[str, str] | None = None) -> str:
+    """How a model's questions are scored, as screens and reports name it: "cloze", or
+    "letter (text), cloze (numeric)" where its kinds of options are served differently."""
+    served = {kind: (by_kind or {}).get(kind, default_method) for kind in OPTION_KINDS}
+    if len(set(served.values())) == 1:
+        return served["text"]
+    return ", ".join(f"{m} ({kind})" for kind, m in served.items())
+
+
 def _stdev(values: Sequence[float]) -> float:
     mean = sum(values) / len(values)
     return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
@@ -58,7 +78,7 @@ def question_features(stem: str, options: Sequence[str], scores: Sequence[float]
         "spread": _stdev(scores),
         "margin": sorted_scores[0] - sorted_scores[1] if len(scores) > 1 else 0.0,
         # Arithmetic with numeric options (GSM8K, TheoremQA): small models guess there.
-        "numeric_options": 1.0 if all(_is_number(o) for o in options) else 0.0,
+        "numeric_options": 1.0 if option_kind(options) == "numeric" else 0.0,
         # Long, technical questions are the hard ground of small models.
         "log_stem_chars": math.log1p(len(stem)),
         "log_option_chars": math.log1p(sum(len(o) for o in options) / max(1, len(options))),

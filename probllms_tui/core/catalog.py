@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from probllms_tui.core.calibration import served_label
 from probllms_tui.core.discovery import SOURCES, FoundModel, describe, discover
 from probllms_tui.core.files import atomic_write_json
 from probllms_tui.core.registry import Registry, default_model_path
@@ -72,8 +73,9 @@ def calibration_summary(reg: Registry, name: str) -> dict:
     if not cal:
         return {"calibrated": False, "fix": f"probllms-train bench calibrate --model {name} --data BANK.jsonl"}
     first = next(iter(sets.values()), {})
-    return {"calibrated": True, "method": method, "ece": first.get("ece"),
-            "accuracy": first.get("accuracy"), "n": first.get("n"), "set": first.get("label", "")}
+    by_kind = record.get("scoring_method_by_kind")
+    return {"calibrated": True, "method": served_label(method, by_kind if isinstance(by_kind, dict) else {}),
+            "ece": first.get("ece"), "accuracy": first.get("accuracy"), "n": first.get("n"), "set": first.get("label", "")}
 
 
 def catalog(models_dir: Path, *, data_dir: Path | None = None, sources: tuple[str, ...] = SOURCES,

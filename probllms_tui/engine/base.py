@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from probllms_tui.core.calibration import Calibration
+from probllms_tui.core.calibration import Calibration, option_kind, served_label
 from probllms_tui.core.choices import METHODS
 from probllms_tui.core.errors import InputError
 from probllms_tui.core.mcq import MCQ
@@ -43,12 +43,26 @@ class OptionScorer:
     methods, each returning (scores by letter, prompt tokens). ``calibrations`` (method ->
     Calibration, core/calibration.py) turns scores into calibrated probabilities; a method
     without one gets the plain softmax, marked ``calibrated=False``.
+
+    ``method_by_kind`` (option kind -> method, from the model's calibration record) serves a
+    question by the method measured best for its kind of options when no method is asked
+    for; ``default_method`` serves the kinds it does not name.
     """
 
     name: str
     default_method: str
+    method_by_kind: dict[str, str] = {}
     calibrations: dict[str, Calibration] = {}
     calibration_record: dict = {}  # what was stored with the model: fitted where, measured how
+
+    def method_for(self, q: MCQ, method: str | None = None) -> str:
+        """The method that scores ``q``: the one asked for, else its option kind's, else the default."""
+        return method or self.method_by_kind.get(option_kind(q.options)) or self.default_method
+
+    @property
+    def method_label(self) -> str:
+        """How questions are scored when no method is asked for (core/calibration.py)."""
+        return served_label(self.default_method, self.method_by_kind)
 
     def _score_letter(self, q: MCQ, passages: Sequence[Passage]) -> tuple[dict[str, float], int]:
         raise NotImplementedError
@@ -57,7 +71,7 @@ class OptionScorer:
         raise NotImplementedError
 
     def score(self, q: MCQ, passages: Sequence[Passage] = (), method: str | None = None) -> ScoreResult:
-        method = method or self.default_method
+        method = self.method_for(q, method)
         t0 = time.perf_counter()
         if method == "letter":
             scores, n_prompt = self._score_letter(q, passages)

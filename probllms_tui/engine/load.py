@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from probllms_tui.core.calibration import Calibration, load_calibrations
+from probllms_tui.core.calibration import OPTION_KINDS, Calibration, load_calibrations
+from probllms_tui.core.choices import METHODS
 from probllms_tui.core.paths import models_dir as resolve_models_dir
 from probllms_tui.core.prompt import PROMPT_FORMAT
 from probllms_tui.core.registry import Registry, gguf_quantization
@@ -35,6 +36,8 @@ def open_engine(model: str | None = None, *, models_dir: str | Path | None = Non
                          threads=threads or entry.thread_counts())
     engine.calibrations = calibrations
     engine.calibration_record = record
+    if not method:  # a method asked for serves every question; else the measured one per kind
+        engine.method_by_kind = dict(record.get("scoring_method_by_kind") or {})
     return engine
 
 
@@ -43,7 +46,17 @@ def calibration_for(registry: Registry, name: str, warn) -> tuple[dict, dict[str
     the model then answers uncalibrated, and says so, rather than not at all."""
     try:
         record = registry.calibration(name) or {}
+        check_method_by_kind(record.get("scoring_method_by_kind") or {})
         return record, load_calibrations(record.get("calibrations"))
     except (ValueError, TypeError, AttributeError, KeyError, OSError) as exc:
         warn(f"calibration of {name} ignored ({exc}); probabilities are uncalibrated")
         return {}, {}
+
+
+def check_method_by_kind(by_kind: dict) -> None:
+    if not isinstance(by_kind, dict):
+        raise ValueError(f"scoring_method_by_kind is {type(by_kind).__name__}, not a mapping")
+    for kind, method in by_kind.items():
+        if kind not in OPTION_KINDS or method not in METHODS:
+            raise ValueError(f"scoring_method_by_kind has {kind!r}: {method!r}; kinds are "
+                             f"{', '.join(OPTION_KINDS)}, methods {', '.join(METHODS)}")

@@ -231,13 +231,25 @@ class ScoringTemplate(OptionScorer):
     def score_many(self, questions: Sequence[MCQ], passages_list: Sequence[Sequence[Passage]] | None = None,
                    method: str | None = None) -> list[ScoreResult | InputError]:
         """``score`` for each question, a question that cannot be scored getting its
-        InputError in its place. Cloze builds every request first and makes one backend
-        call; a question's ``latency_ms`` is then its own share of that call's time (see
-        ``continuation_logprobs``) plus its own work. Letter scoring is one call per question."""
-        method = method or self.default_method
+        InputError in its place. The questions cloze serves (all of them, or those of the
+        option kinds it serves) make one backend call; a question's ``latency_ms`` is then
+        its own share of that call's time (see ``continuation_logprobs``) plus its own work.
+        Letter scoring is one call per question."""
         passages_list = per_question(questions, passages_list)
-        if method != "cloze":
-            return score_each(self, questions, passages_list, method)
+        methods = [self.method_for(q, method) for q in questions]
+        out: list[ScoreResult | InputError | None] = [None] * len(questions)
+        cloze = [i for i, m in enumerate(methods) if m == "cloze"]
+        for i, res in zip(cloze, self._score_cloze_many([questions[i] for i in cloze],
+                                                        [passages_list[i] for i in cloze])):
+            out[i] = res
+        for i, m in enumerate(methods):
+            if m != "cloze":
+                out[i] = score_each(self, [questions[i]], [passages_list[i]], m)[0]
+        return out  # type: ignore[return-value]
+
+    def _score_cloze_many(self, questions: Sequence[MCQ], passages_list) -> list[ScoreResult | InputError]:
+        if not questions:
+            return []
         results, seconds = self._cloze(questions, passages_list, self.cloze_norm == "pmi")
         out: list[ScoreResult | InputError] = []
         for q, result, s in zip(questions, results, seconds):
@@ -247,7 +259,7 @@ class ScoringTemplate(OptionScorer):
             t0 = time.perf_counter()
             likelihoods, n_prompt = result
             scores = normalise(likelihoods, self.cloze_norm)
-            out.append(scored(q, scores, method=method, model=self.name,
-                              calibration=self.calibrations.get(method), prompt_tokens=n_prompt,
+            out.append(scored(q, scores, method="cloze", model=self.name,
+                              calibration=self.calibrations.get("cloze"), prompt_tokens=n_prompt,
                               latency_ms=(s + time.perf_counter() - t0) * 1000.0))
         return out

@@ -108,3 +108,46 @@ def test_bench_mcqa_shows_and_measures_calibrated_probabilities(tmp_path, probll
     assert (out / run["reliability_plot"]).stat().st_size > 1000
     assert "## Calibration of the probabilities shown" in (out / "results.md").read_text()
     assert np.isclose(sum(samples[0]["probabilities"].values()), 1.0)
+
+
+def by_kind_rows(name: str, n: int, numeric: bool, seed: int) -> str:
+    """A model that picks by letter among text options and by cloze among numbers (the 1.5B
+    instruct model measured in docs/measurements.md): the other method's pick is random."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        answer = rng.choice(LETTERS)
+        good = {l: (0.0 if l == answer else -3.0) for l in LETTERS}
+        guess = {l: -rng.random() for l in LETTERS}
+        options = [str(10 * i + k) for k in range(4)] if numeric else [f"word {k} of {i}" for k in range(4)]
+        rows.append(json.dumps({"id": f"{name}{i}", "dataset": name, "stem": f"question {i}",
+                                "options": options, "letters": LETTERS, "answer": answer,
+                                "scores": {"letter": guess if numeric else good,
+                                           "cloze": good if numeric else guess}}) + "\n")
+    return "".join(rows)
+
+
+def test_auto_serves_each_kind_of_options_by_the_method_that_reads_it(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "text.jsonl").write_text(by_kind_rows("text", 200, numeric=False, seed=1))
+    (raw / "numbers.jsonl").write_text(by_kind_rows("numbers", 200, numeric=True, seed=2))
+    out = tmp_path / "out"
+    proc = probllms_train("bench", "calibrate", "--model", "m", "--from-raw", str(raw), "--method", "auto",
+                          "--out", str(out), "--no-save")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((out / "calibration.json").read_text())
+    assert record["scoring_method_by_kind"] == {"text": "letter", "numeric": "cloze"}
+    assert record["scoring_method"] == "letter"  # what serves text, and what the app's notice reads
+    assert record["method_choice_by_kind"]["numeric"]["n"] == 60
+    assert "Scoring method served: **letter (text), cloze (numeric)**" in (out / "calibration.md").read_text()
+    sets = record["calibrations"]["letter"]["measured"]["sets"]
+    assert sets["numbers (held out)"]["option_kind"] == "numeric" and sets["text (held out)"]["option_kind"] == "text"
+
+    # Too few numeric questions to choose by: one method for all, as before.
+    (raw / "numbers.jsonl").write_text(by_kind_rows("numbers", 100, numeric=True, seed=2))
+    proc = probllms_train("bench", "calibrate", "--model", "m", "--from-raw", str(raw), "--method", "auto",
+                          "--out", str(out), "--no-save")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((out / "calibration.json").read_text())
+    assert "scoring_method_by_kind" not in record and record["scoring_method"] == "letter"

@@ -95,7 +95,7 @@ def test_letter_predictions_match_an_independent_scorer(gguf_run, default_gguf):
 class _ScriptedScorer:
     """Answers "B" always; raises KeyboardInterrupt at question ``stop_at`` (a user's Ctrl-C)."""
 
-    default_method = "letter"
+    default_method = method_label = "letter"
     n_ctx = 512
 
     def __init__(self, stop_at=None, answer="B"):

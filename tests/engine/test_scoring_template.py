@@ -172,3 +172,15 @@ def test_unknown_method_is_an_input_error_in_its_place():
     with pytest.raises(InputError, match="unknown scoring method"):
         backend.score(PRIME, method="vibes")
     assert all(isinstance(r, InputError) for r in backend.score_many([PRIME, PARIS], method="vibes"))
+
+
+def test_score_many_serves_each_option_kind_by_its_method_in_one_cloze_call():
+    backend = FakeBackend()
+    backend.method_by_kind = {"numeric": "letter"}  # text falls to the default, cloze
+    colour = MCQ("Which is a colour?", ("red", "dog", "a car"))
+    many = backend.score_many([PARIS, PRIME, colour])
+    assert [r.method for r in many] == ["cloze", "letter", "cloze"]
+    [call] = backend.calls  # the numeric question never reaches the cloze call
+    assert call == [backend.cloze_request(render_cloze_prefix(q), q.options) for q in (PARIS, colour)]
+    assert many[1].scores == backend.score(PRIME, method="letter").scores
+    assert [r.method for r in backend.score_many([PARIS, PRIME], method="cloze")] == ["cloze", "cloze"]

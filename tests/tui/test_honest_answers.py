@@ -84,3 +84,23 @@ async def test_a_model_near_chance_is_named_once_with_its_number(make_app, tmp_p
                                 "the Models screen (F4)."]
             else:
                 assert said == []  # once: the store remembers it was said
+
+
+def test_the_near_chance_notice_reads_each_set_under_the_method_that_serves_it():
+    from types import SimpleNamespace
+
+    from probllms_tui.app.services.models import calibration_notice
+
+    def measured(*sets):
+        return {"sets": {name: {"label": name, "n": 300, "accuracy": acc, "chance": 0.25,
+                                "ci95": [acc - 0.05, acc + 0.05], "option_kind": kind} for name, acc, kind in sets}}
+
+    # Letter is at chance on numbers and cloze on text, but neither serves that kind.
+    engine = SimpleNamespace(name="m", default_method="letter", method_by_kind={"text": "letter", "numeric": "cloze"},
+                             calibrations={"letter": Calibration("letter", measured=measured(("science", 0.45, "text"),
+                                                                                            ("gsm8k", 0.25, "numeric"))),
+                                           "cloze": Calibration("cloze", measured=measured(("science", 0.2, "text"),
+                                                                                          ("gsm8k", 0.6, "numeric")))})
+    assert calibration_notice(engine) is None
+    engine.method_by_kind = {}  # one method for all: letter's chance on gsm8k is what students get
+    assert "near chance on gsm8k" in calibration_notice(engine)[1]

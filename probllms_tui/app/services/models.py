@@ -90,13 +90,18 @@ class ModelHost:
 
 def calibration_notice(engine: Engine) -> tuple[str, str] | None:
     """(key, text) of what the model's calibration measured, when a student should hear it:
-    near chance on some set, or not calibrated at all. The key lets the app say it once."""
-    calibration = (getattr(engine, "calibrations", None) or {}).get(getattr(engine, "default_method", ""))
-    if calibration is None:
+    near chance on some set, or not calibrated at all. The key lets the app say it once.
+    A set counts under the method that serves its kind of options (a model may read numbers
+    by cloze and text by letter); a set measured without a kind, under the default method."""
+    calibrations = getattr(engine, "calibrations", None) or {}
+    default = getattr(engine, "default_method", "")
+    by_kind = getattr(engine, "method_by_kind", None) or {}
+    if calibrations.get(default) is None:
         return f"uncalibrated:{engine.name}", (
             f"{engine.name} is not calibrated: its percentages are not measured. "
             f"Calibrate it with: probllms-train bench calibrate --model {engine.name} --data BANK.jsonl")
-    weak = calibration.near_chance()
+    weak = [w for method, calibration in calibrations.items() for w in calibration.near_chance()
+            if method == (by_kind.get(w["option_kind"], default) if w.get("option_kind") else default)]
     if not weak:
         return None
     w = weak[0]
