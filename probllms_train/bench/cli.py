@@ -82,7 +82,7 @@ def calibrate_command(
     data: list[Path] = typer.Option([], "--data", "-d", help="Labelled bank to FIT on (.jsonl / .csv). Repeatable."),
     report: list[Path] = typer.Option([], "--report", help="Labelled bank to REPORT on, never fitted (default: a held-out 30% of each --data)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder: calibration.json, calibration.md, reliability PNGs, raw/*.jsonl."),
-    method: CalibrationMethod = typer.Option(CalibrationMethod.auto, "--method", help="auto: both, served by the better held-out accuracy."),
+    method: CalibrationMethod = typer.Option(CalibrationMethod.auto, "--method", help="auto: both, served by the better held-out accuracy (per option kind, text or numeric, where they differ)."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="First N answered questions of each bank."),
     from_raw: Path | None = typer.Option(None, "--from-raw", help="Refit from a previous run's raw/ folder (no model is loaded)."),
     fit_sets: list[str] = typer.Option([], "--fit-set", help="With --from-raw: dataset names to fit on (default: all but --report-set)."),
@@ -141,6 +141,14 @@ def calibrate_command(
         labels[key.strip()] = text.strip()
     record = calibrate(fits, reports, method=method, model=name, out=out, labels=labels)
     print((out / "calibration.md").read_text(encoding="utf-8"))
+    if save and spec is None:  # a refit from raw scores: store it if the name is a model here
+        from probllms_tui.core.errors import ModelLoadError
+
+        try:
+            spec = resolve_model(model, models_dir)
+        except ModelLoadError as exc:
+            print(f"not stored with a model ({exc}); pass a registered name to store it, "
+                  "or --no-save", file=sys.stderr)
     if save and spec is not None:
         from probllms_tui.core.paths import models_dir as resolve_models_dir
         from probllms_tui.core.registry import Registry

@@ -127,7 +127,7 @@ def by_kind_rows(name: str, n: int, numeric: bool, seed: int) -> str:
     return "".join(rows)
 
 
-def test_auto_serves_each_kind_of_options_by_the_method_that_reads_it(tmp_path):
+def test_auto_serves_each_kind_of_options_by_the_method_that_reads_it(tmp_path, probllms_home):
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "text.jsonl").write_text(by_kind_rows("text", 200, numeric=False, seed=1))
@@ -151,3 +151,15 @@ def test_auto_serves_each_kind_of_options_by_the_method_that_reads_it(tmp_path):
     assert proc.returncode == 0, proc.stderr
     record = json.loads((out / "calibration.json").read_text())
     assert "scoring_method_by_kind" not in record and record["scoring_method"] == "letter"
+
+    # A refit from raw scores is stored with the model it names, when that is a model here.
+    proc = probllms_train("bench", "calibrate", "--model", "m", "--from-raw", str(raw), "--out", str(out))
+    assert proc.returncode == 0 and "not stored with a model" in proc.stderr
+    (raw / "numbers.jsonl").write_text(by_kind_rows("numbers", 200, numeric=True, seed=2))
+    proc = probllms_train("bench", "calibrate", "--model", "gemma3-270m-q4_k_m", "--from-raw", str(raw),
+                          "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    from probllms_tui.core.registry import Registry
+
+    stored = Registry(probllms_home.parent / "models").calibration("gemma3-270m-q4_k_m")
+    assert stored["scoring_method_by_kind"] == {"text": "letter", "numeric": "cloze"}
