@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from probllms_tui.core.calibration import explanation_heading
 from probllms_tui.core.citations import ExplanationGuard
 from probllms_tui.core.paste import parse_pasted
 from probllms_tui.core.prompt import Passage
@@ -54,7 +55,8 @@ def run_ask(text: str, *, model: str | None, method: str | None, explain: bool, 
         if stream_to is not None:
             write_answer(stream_to, q, result, engine.name, notes)
         if explain:
-            out["explanation"] = explain_answer(engine, q, result.answer, passages, max_tokens, stream_to)
+            out["explanation"] = explain_answer(engine, q, result.answer, passages, max_tokens, stream_to,
+                                                band=result.confidence_band)
         if stream_to is not None:
             if passages:
                 stream_to.write("\nSources:\n" + "".join(f"  [{i}] {p.citation}\n"
@@ -87,12 +89,13 @@ def write_answer(out: IO[str], q, result, model_name: str, notes: QuestionNotes)
         out.write(f"\nYour notes, {p.citation}:\n  {excerpt(p.text)}\n")
 
 
-def explain_answer(engine, q, pick: str, passages, max_tokens: int, stream_to: IO[str] | None) -> str:
+def explain_answer(engine, q, pick: str, passages, max_tokens: int, stream_to: IO[str] | None,
+                   *, band: str | None = None) -> str:
     """Stream the explanation through the citation guard (core/citations.py)."""
     guard = ExplanationGuard(pick, len(passages), q.letters)
     pieces: list[str] = []
     if stream_to is not None:
-        stream_to.write("\nExplanation:")
+        stream_to.write(f"\n{explanation_heading(band)}:")
     for raw in engine.stream_explanation(q, pick, passages, max_tokens=max_tokens,
                                          should_stop=lambda: guard.stopped):
         piece = guard.feed(raw)

@@ -153,6 +153,16 @@ def band(p_top: float, n_options: int, *, guess_margin: float = GUESS_MARGIN,
     return "unsure"
 
 
+def explanation_heading(band: str | None) -> str:
+    """What the model's explanation is called: a guess argued fluently reads like knowledge,
+    so the heading says how much the pick it argues for is worth."""
+    if band == "guessing":
+        return "Explanation of a guess (the model is near chance here: check it against your notes)"
+    if band == "unsure":
+        return "Explanation (the model is unsure of its pick)"
+    return "Explanation"
+
+
 def load_calibrations(data: Mapping | None) -> dict[str, Calibration]:
     """``{"cloze": {...}, "letter": {...}}`` -> Calibration per method (bad entries raise)."""
     return {method: Calibration.from_json({**cal, "method": method}) for method, cal in (data or {}).items()}

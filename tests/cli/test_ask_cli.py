@@ -73,6 +73,21 @@ def test_ask_reads_stdin_dash_and_explains(env):
 
 
 @pytest.mark.slow
+def test_ask_heads_the_explanation_with_what_the_pick_is_worth(env):
+    text = "Which number is prime?\nA) 4\nB) 6\nC) 7\nD) 9\n"
+    proc = run(["ask", "-", "--explain", "--max-tokens", "4", "--no-rag"], env, stdin=text.encode())
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode()
+    first = out.splitlines()[0]
+    if first.startswith("Not sure: the model is guessing"):
+        assert "\nExplanation of a guess (the model is near chance here" in out
+    elif "unsure" in first:
+        assert "\nExplanation (the model is unsure of its pick):" in out
+    else:
+        assert first.startswith("Answer: ") and "\nExplanation:" in out
+
+
+@pytest.mark.slow
 def test_ask_cites_notes_that_answer_and_none_for_off_topic_questions(env, tmp_path):
     notes = tmp_path / "notes"
     notes.mkdir()

@@ -37,6 +37,8 @@ async def test_a_guess_says_not_sure_and_shows_the_notes_first(make_app):
         assert evidence.region.y < app.screen.query_one("#explanation", Markdown).region.y
         explanation = app.screen.query_one("#explanation", Markdown).source
         assert "[1]" in explanation and "[4]" not in explanation and "primes.md" not in explanation
+        # a guess argued fluently must not read like knowledge
+        assert explanation.startswith("**Explanation of a guess (the model is near chance here")
 
 
 async def test_a_confident_pick_is_bold_and_needs_no_evidence_first(make_app):

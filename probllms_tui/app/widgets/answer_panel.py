@@ -23,6 +23,7 @@ from probllms_tui.app.access import probllms_app
 from probllms_tui.app.math_text import MathStream
 from probllms_tui.app.widgets.probabilities import ProbabilityBars
 from probllms_tui.rag.question_notes import QuestionNotes, excerpt, shows_evidence
+from probllms_tui.core.calibration import explanation_heading
 from probllms_tui.core.errors import ProbLLMsError, one_line
 from probllms_tui.core.mcq import MCQ
 
@@ -83,6 +84,7 @@ class AnswerPanel(Vertical):
         super().__init__(**kwargs)
         self._question: MCQ | None = None
         self._correct: str | None = None
+        self._band: str | None = None  # the pick's confidence band, once scored
         self._math = MathStream()
         self._stream = None
         self.running = False
@@ -97,7 +99,7 @@ class AnswerPanel(Vertical):
     # --- starting and stopping ----------------------------------------------------------
     async def start(self, q: MCQ, correct: str | None = None) -> None:
         await self.reset()
-        self._question, self._correct = q, correct
+        self._question, self._correct, self._band = q, correct, None
         self.running = True
         self.query_one("#pick", Static).update("Model: waiting for the model…")
         self._run(q)
@@ -170,6 +172,7 @@ class AnswerPanel(Vertical):
         if q is None:
             return
         r, notes = message.scored.result, message.scored.notes
+        self._band = r.confidence_band
         verdict = ""
         if self._correct is not None:
             verdict = " ✓ agrees with the key" if r.answer == self._correct else f" ✗ (key: {self._correct})"
@@ -185,7 +188,7 @@ class AnswerPanel(Vertical):
         piece = message.piece
         if self._stream is None:
             self._stream = Markdown.get_stream(self.query_one("#explanation", Markdown))
-            await self._stream.write("**Explanation:** ")
+            await self._stream.write(f"**{explanation_heading(self._band)}:** ")
             self.post_message(self.Streaming())
         await self._stream.write(self._math.feed(piece.text))
         if piece.tokens > 1:
