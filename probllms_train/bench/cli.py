@@ -22,6 +22,14 @@ def _warn(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def _report_tools() -> None:
+    """Import what the reports need (the training extra's scipy and matplotlib) before any
+    scoring: a laptop install then fails in a second with the line naming the extra
+    (probllms_train/cli.py), not after an hour of scoring."""
+    import matplotlib  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+
 def _parse_threads(value: str | None) -> tuple[int, int] | None:
     if not value:
         return None
@@ -51,6 +59,7 @@ def mcqa_command(
     from probllms_train.bench.mcqa import load_datasets, run_mcqa
     from probllms_train.bench.models import resolve_model
 
+    _report_tools()
     method = value(method)
     thread_counts = _parse_threads(threads)
     specs = [resolve_model(m, models_dir) for m in model]  # unknown model -> one-line error, before any work
@@ -100,6 +109,7 @@ def calibrate_command(
     from probllms_train.bench.mcqa import load_datasets
     from probllms_train.bench.models import resolve_model
 
+    _report_tools()
     method = value(method)
     methods = METHODS_FOR[method]
     spec = resolve_model(model, models_dir) if from_raw is None else None

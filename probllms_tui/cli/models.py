@@ -57,7 +57,8 @@ def list_models(
               f"{human_size(r['size_bytes']) if r['size_bytes'] else '-':>8}  {cal_text:10}  {note}")
     print(f"\nmodels dir: {where}")
     if uncalibrated:
-        print("uncalibrated models show percentages that were not measured; calibrate one with:\n"
+        print("uncalibrated models show percentages that were not measured; calibrate one on a bank "
+              "with answer keys (needs the training extra: pip install -e \".[train]\"):\n"
               f"  probllms-train bench calibrate --model {uncalibrated[0]} --data BANK.jsonl")
 
 

@@ -163,3 +163,23 @@ def test_auto_serves_each_kind_of_options_by_the_method_that_reads_it(tmp_path, 
 
     stored = Registry(probllms_home.parent / "models").calibration("gemma3-270m-q4_k_m")
     assert stored["scoring_method_by_kind"] == {"text": "letter", "numeric": "cloze"}
+
+
+def test_without_the_training_extra_calibrate_says_what_to_install_before_scoring(tmp_path, probllms_home):
+    """The laptop install has no scipy or matplotlib, and the app sends a student with an
+    uncalibrated model to `bench calibrate`: one line naming the extra, at once, not a
+    traceback after the whole bank was scored."""
+    import subprocess
+    import sys
+
+    bank = write_jsonl(tmp_path / "small.jsonl", SEED_ROWS)
+    code = ("import sys; sys.modules['scipy'] = sys.modules['matplotlib'] = None; "
+            "from probllms_train.cli import run; run()")
+    for command in (["calibrate", "--model", "gemma3-270m-q4_k_m", "--data", str(bank), "--no-save"],
+                    ["mcqa", "--model", "gemma3-270m-q4_k_m", "--data", str(bank)]):
+        proc = subprocess.run([sys.executable, "-c", code, "bench", *command, "--out", str(tmp_path / "out")],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip() == ("error: this command needs the training extra (matplotlib is not "
+                                       'installed): pip install -c constraints.txt -e ".[train]"')
+        assert not (tmp_path / "out").exists()  # nothing was scored
