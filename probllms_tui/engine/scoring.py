@@ -236,15 +236,16 @@ class ScoringTemplate(OptionScorer):
         its own share of that call's time (see ``continuation_logprobs``) plus its own work.
         Letter scoring is one call per question."""
         passages_list = per_question(questions, passages_list)
-        methods = [self.method_for(q, method) for q in questions]
+        is_cloze = [self.method_for(q, method) == "cloze" for q in questions]
+        cloze = [i for i, c in enumerate(is_cloze) if c]
+        rest = [i for i, c in enumerate(is_cloze) if not c]  # letter (or an unknown method's error)
         out: list[ScoreResult | InputError | None] = [None] * len(questions)
-        cloze = [i for i, m in enumerate(methods) if m == "cloze"]
         for i, res in zip(cloze, self._score_cloze_many([questions[i] for i in cloze],
                                                         [passages_list[i] for i in cloze])):
             out[i] = res
-        for i, m in enumerate(methods):
-            if m != "cloze":
-                out[i] = score_each(self, [questions[i]], [passages_list[i]], m)[0]
+        for i, res in zip(rest, score_each(self, [questions[i] for i in rest], [passages_list[i] for i in rest],
+                                           method)):
+            out[i] = res
         return out  # type: ignore[return-value]
 
     def _score_cloze_many(self, questions: Sequence[MCQ], passages_list) -> list[ScoreResult | InputError]:
