@@ -14,6 +14,10 @@ What we decided, and why:
   answer is B" when the pick is C) is *stopped* and replaced by a one-line note: an
   explanation arguing against the shown pick teaches the student nothing but doubt, and the
   pick itself, with its probability, is already on screen.
+- One that *concludes* for another letter later ("Therefore, the correct answer is C.") is cut
+  before that sentence, with a note: what came before was shown and may still help, the
+  conclusion would contradict the pick on screen. Only that unambiguous phrase counts
+  mid-text; "C is wrong" is an argument, not a conclusion.
 
 The guard works on a stream: it holds back a possibly unfinished ``[...`` or ``(...`` until
 it can decide, so a half-written citation is never shown and then taken back.
@@ -24,28 +28,43 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-# A citation marker the prompt layout invites: [3], [1, 2], [1][2] are handled one by one.
-_BRACKET = re.compile(r"(\s?)\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
-# A copied location marker: "(notes/x.md:12-30)", "(x.md:3)", "(slides.pdf p.4)".
-_LOCATION = re.compile(r"\s?\((?:[^()\s]+\.[A-Za-z0-9]{1,5}(?::\d+(?:-\d+)?| p\.\s?\d+))\)")
+# A citation marker the prompt layout invites: [3], [1, 2], [1-3], [Source 2]; [1][2] are
+# handled one by one. Small models write the ranges and the "Source" word too.
+_BRACKET = re.compile(r"(\s?)\[\s*((?:(?:sources?|passages?|notes?|refs?)\.?\s*)?"
+                      r"\d+(?:\s*(?:[,;\-\u2013\u2014]|and)\s*\d+)*)\s*\]", re.IGNORECASE)
+# A copied location marker: "(notes/x.md:12-30)", "(x.md:3)", "(slides.pdf p.4)", and paths
+# with spaces ("(notes/B+ trees.md:3-7)"), which student folders are full of.
+_LOCATION = re.compile(r"\s?\((?:[^()\n]{0,120}?\.[A-Za-z0-9]{1,5}(?::\d+(?:-\d+)?| p\.\s?\d+))\)")
 # How an explanation opens when it names an answer: "B.", "B)", "(B)", "Answer: B",
-# "The answer is B", "The correct answer is (B)", "Option B".
+# "The answer is B", "The correct answer is (B)", "Option B.", "B is correct".
 _OPENING_ANSWER = (
     # "The correct answer is (B)", "Answer: B", "The best option is B": the words say it is the
     # answer ("Option A is wrong" does not).
     re.compile(r"^\W*(?:the\s+)?(?:(?:correct|right|best)\s+(?:answer|option|choice)|answer)\s*(?:is\b|:)?\W*([A-J])\b",
                re.IGNORECASE),
-    # "B.", "(B)", "**B** is": a bare letter, then answer punctuation (so "A heap ..." is prose).
-    re.compile(r"^\W*\(?([A-J])\)?\**\s*(?:[.):,]|is\b|$)"),
+    # "Option C.", "Choice (C):", "Option C is correct" ("Option A is wrong" is prose).
+    re.compile(r"^\W*(?:option|choice)\s*\(?([A-J])\)?\**\s*(?:[.):,]|$|is\s+(?:the\s+)?(?:correct|right|true|best|answer))",
+               re.IGNORECASE),
+    # "B.", "(B)", "**B** is correct": a bare letter, then answer punctuation or words that
+    # call it the answer (so "A heap ..." and "C is wrong; B is right" are not read as C).
+    re.compile(r"^\W*\(?([A-J])\)?\**\s*(?:[.):,]|$|(?i:is\s+(?:the\s+)?(?:correct|right|true|best|answer)))"),
 )
+# Later in the text, only the unambiguous phrase counts: "Therefore, the correct answer is C."
+_LATER_ANSWER = re.compile(r"\b(?:(?:so|thus|hence|therefore),?\s+)?(?:the\s+)?(?:correct|right)\s+(?:answer|option|choice)\s+(?:is|would\s+be|must\s+be)\s*:?\s*"
+                           r"\(?\**([A-J])\b(?![\w'])", re.IGNORECASE)
+# The start of that phrase, held back until its letter arrives.
+_LATER_ANSWER_START = re.compile(r"\b(?:the|(?:the\s+)?(?:correct|right)(?:\s+(?:answer|option|choice)(?:\s+(?:is|would\s+be|must\s+be)"
+                                 r"(?:\s*:?\s*\(?\**)?)?)?)\s*$", re.IGNORECASE)
 # Hold back at most this many characters waiting for a bracket to close: a real citation is
 # short, and a lone "[" in prose must not swallow the rest of the explanation.
-_MAX_PENDING = 40
+_MAX_PENDING = 96
 # Decide the opening after this many characters (or at the first sentence end).
 _OPENING_CHARS = 48
 
 CONTRADICTION_NOTE = ("*(The model's explanation argued for {other}, not for its pick {pick}; "
                       "it is not shown.)*")
+LATER_CONTRADICTION_NOTE = ("*(The explanation then argued for {other}, not for the pick {pick}; "
+                            "the rest is not shown.)*")
 
 
 class ExplanationGuard:
@@ -113,11 +132,27 @@ class ExplanationGuard:
         if not final:
             # Keep back an unfinished "[..." or "(..." at the end until it closes.
             cut = max(buf.rfind("["), buf.rfind("("))
-            if cut != -1 and ("]" if buf[cut] == "[" else ")") not in buf[cut:] \
-                    and len(buf) - cut <= _MAX_PENDING:
+            if cut != -1 and ("]" if buf[cut] == "[" else ")") in buf[cut:] or len(buf) - cut > _MAX_PENDING:
+                cut = -1
+            # And "... the correct answer is" until its letter arrives.
+            start = _LATER_ANSWER_START.search(buf)
+            if start and (cut == -1 or start.start() < cut):
+                cut = start.start()
+            if cut != -1:
                 if cut > 0 and buf[cut - 1].isspace():
                     cut -= 1  # the space goes with the marker if the marker is stripped
                 buf, self._pending = buf[:cut], buf[cut:]
+        later = _LATER_ANSWER.search(buf)
+        if later and later.group(1).upper() in self.letters and later.group(1).upper() != self.pick:
+            self.contradiction = later.group(1).upper()
+            self._pending = ""
+            # Drop the sentence that concludes for the other letter, from its start if it is
+            # still here (what came before it was already shown).
+            sentence = max(buf.rfind(". ", 0, later.start()), buf.rfind("\n", 0, later.start()))
+            kept = buf[:sentence + 1] if sentence != -1 else buf[:later.start()]
+            kept = _BRACKET.sub(self._check_bracket, _LOCATION.sub(self._strip, kept)).rstrip()
+            note = LATER_CONTRADICTION_NOTE.format(other=self.contradiction, pick=self.pick)
+            return f"{kept}\n\n{note}" if kept else f"\n\n{note}"
         buf = _LOCATION.sub(self._strip, buf)
         return _BRACKET.sub(self._check_bracket, buf)
 
@@ -127,12 +162,25 @@ class ExplanationGuard:
 
     def _check_bracket(self, m: re.Match) -> str:
         space, inner = m.group(1), m.group(2)
-        numbers = [int(x) for x in re.split(r"[,;]", inner)]
+        numbers = _cited_numbers(inner)
         valid = [n for n in numbers if 1 <= n <= self.n_sources]
         if len(valid) == len(numbers):
             return m.group(0)
         self.removed.append(m.group(0).strip())
         return f"{space}[{', '.join(str(n) for n in valid)}]" if valid else ""
+
+
+def _cited_numbers(inner: str) -> list[int]:
+    """"2" -> [2]; "1, 3" -> [1, 3]; "1-3" -> [1, 2, 3]; "Source 2" -> [2]."""
+    inner = re.sub(r"^[A-Za-z.\s]+", "", inner)
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:[,;]|and)\s*", inner):
+        ends = [int(x) for x in re.split(r"\s*[-\u2013\u2014]\s*", part) if x.strip()]
+        if len(ends) == 2 and 0 <= ends[1] - ends[0] <= 20:
+            numbers.extend(range(ends[0], ends[1] + 1))
+        else:
+            numbers.extend(ends)
+    return numbers
 
 
 _ANSWER_WORDS = ("the", "correct", "right", "best", "answer", "option", "choice", "is")

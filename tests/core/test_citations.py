@@ -55,3 +55,39 @@ def test_openings_that_agree_or_are_prose_pass(opening):
 def test_prose_is_released_without_waiting_for_the_sentence_to_end():
     _, _, shown = stream(["Because ", "the ", "heap"])
     assert shown[0] == "Because "  # not held back: it cannot name a letter
+
+
+def test_copied_markers_with_spaces_in_the_path_are_stripped():
+    # Student folders have spaces and accents in their names; the prompt shows those paths.
+    assert guard_text("WAL (cours/db/transactions & B+ trees.md:3-7). Good.", "B", 1) == "WAL. Good."
+    assert guard_text("See (cours/slides cours.pdf p.2) here.", "B", 1) == "See here."
+    assert guard_text("Heaps (a kind of tree) are fast.", "B", 1) == "Heaps (a kind of tree) are fast."
+
+
+def test_ranges_and_worded_citations_are_checked_like_plain_ones():
+    assert guard_text("Cite [1-3].", "B", 1) == "Cite [1]."
+    assert guard_text("Cite [1\u20132].", "B", 2) == "Cite [1\u20132]."
+    assert guard_text("Cite [Source 2].", "B", 1) == "Cite."
+    assert guard_text("Cite [source 1].", "B", 1) == "Cite [source 1]."
+
+
+@pytest.mark.parametrize("opening, other", [("Option C. Because", "C"), ("Choice (D): since", "D"),
+                                            ("C is correct because", "C")])
+def test_worded_openings_for_another_letter_are_stopped(opening, other):
+    text, guard, _ = stream([opening, " more text"], pick="B")
+    assert guard.contradiction == other and opening not in text
+
+
+def test_an_opening_that_rejects_another_letter_is_not_read_as_arguing_for_it():
+    text, guard, _ = stream(["C is wrong; B is right because the log persists."], pick="B")
+    assert not guard.stopped and text.startswith("C is wrong")
+
+
+def test_a_conclusion_for_another_letter_is_cut_with_a_note():
+    pieces = ["Because durable logs", " persist. So", " the", " correct", " answer is", " C", ". Then more."]
+    text, guard, shown = stream(pieces, pick="B")
+    assert guard.stopped and guard.contradiction == "C"
+    assert "answer is C" not in text and "Then more" not in text
+    assert text.startswith("Because durable logs persist.") and "argued for C, not for the pick B" in text
+    agreeing, guard, _ = stream(["Durable. Therefore the correct answer is B. Indeed."], pick="B")
+    assert not guard.stopped and agreeing.endswith("answer is B. Indeed.")
