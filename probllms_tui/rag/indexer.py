@@ -125,7 +125,7 @@ def _index(col, limit: int, notes_dir: Path, embedder: Embedder, progress: Progr
     indexed = _indexed_files(col)
     files = list(discover(notes_dir))
     report = {"notes_dir": str(notes_dir), "files_seen": len(files), "indexed": 0, "unchanged": 0,
-              "removed": 0, "skipped": [], "chunks_added": 0, "chunks_removed": 0,
+              "removed": 0, "empty": 0, "skipped": [], "chunks_added": 0, "chunks_removed": 0,
               "embed_seconds": 0.0}
     if not files:
         warn(f"no notes found in {notes_dir} (looked for .md .txt .pdf .tex)")
@@ -149,7 +149,9 @@ def _index(col, limit: int, notes_dir: Path, embedder: Embedder, progress: Progr
                                   for i, c in enumerate(p.chunks)])
                 store.delete_ids(col, limit, old)  # only after the new version is stored
             offset += n
-            report["indexed"] += 1
+            # A file with no text is not "indexed": counting it would announce a change on
+            # every run (its nothing is never stored, so it never reads as complete).
+            report["indexed" if n or old else "empty"] += 1
             report["chunks_added"] += n
             report["chunks_removed"] += len(old)
         pending.clear()

@@ -8,6 +8,7 @@ or two sections, so every citation points at one place.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,14 +33,36 @@ class Segment:
 
 
 def discover(notes_dir: Path) -> Iterator[Path]:
-    """Note files under ``notes_dir`` by known suffix, sorted, hidden files and folders skipped."""
-    for path in sorted(notes_dir.rglob("*")):
-        rel = path.relative_to(notes_dir)
-        if any(part.startswith(".") for part in rel.parts):
+    """Note files under ``notes_dir`` by known suffix, sorted, hidden files and folders skipped.
+
+    Symlinked folders are followed (a course folder often links last year's notes in), each
+    real folder once so a link loop ends; a file reached by two paths (a symlink beside its
+    target) is yielded once, under the first path in sorted order, so its passages do not take
+    two of the few retrieval slots.
+    """
+    notes_dir = Path(notes_dir)
+    seen_dirs: set[str] = set()
+    found: list[Path] = []
+    for top, dirs, names in os.walk(notes_dir, followlinks=True):
+        real_top = os.path.realpath(top)
+        if real_top in seen_dirs:
+            dirs[:] = []
             continue
-        # A note-named symlink that leads nowhere (dangling, a loop) is yielded too: reading it
-        # fails with a warning naming it, instead of the file silently missing from the index.
-        if path.suffix.lower() in TEXT_SUFFIXES and (path.is_file() or (path.is_symlink() and not path.is_dir())):
+        seen_dirs.add(real_top)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            path = Path(top, name)
+            if name.startswith(".") or path.suffix.lower() not in TEXT_SUFFIXES:
+                continue
+            # A note-named symlink that leads nowhere (dangling, a loop) is yielded too: reading
+            # it fails with a warning naming it, instead of the file silently missing.
+            if path.is_file() or (path.is_symlink() and not path.is_dir()):
+                found.append(path)
+    seen_files: set[str] = set()
+    for path in sorted(found, key=lambda p: p.relative_to(notes_dir).parts):
+        real = os.path.realpath(path)
+        if real not in seen_files:
+            seen_files.add(real)
             yield path
 
 
@@ -97,8 +120,8 @@ def load_markdown(text: str) -> list[Segment]:
     a heading; each block keeps its source lines and the heading path above it."""
     from markdown_it import MarkdownIt
 
-    lines = text.split("\n")
-    tokens = MarkdownIt("commonmark").parse(text)
+    lines = _blank_front_matter(text.split("\n"))
+    tokens = MarkdownIt("commonmark").parse("\n".join(lines))
     stack: list[tuple[int, str]] = []  # (level, title)
     segments: list[Segment] = []
     for i, tok in enumerate(tokens):
@@ -120,12 +143,47 @@ def load_markdown(text: str) -> list[Segment]:
     return segments
 
 
-_SECTION = re.compile(r"\\(part|chapter|section|subsection|subsubsection|paragraph)\*?\s*(?:\[[^\]]*\])?\s*\{([^{}]*)\}")
+def _blank_front_matter(lines: list[str]) -> list[str]:
+    """YAML (``---``) or TOML (``+++``) front matter, as Obsidian, Jekyll and Hugo notes start,
+    turned into blank lines: CommonMark would read ``title: Week 3`` above ``---`` as a
+    heading. Blanking, not cutting, keeps every later line number right."""
+    fence = lines[0].strip() if lines else ""
+    if fence not in ("---", "+++"):
+        return lines
+    closers = ("---", "...") if fence == "---" else ("+++",)
+    for end in range(1, min(len(lines), 200)):
+        if lines[end].strip() in closers:
+            return [""] * (end + 1) + lines[end + 1:]
+    return lines
+
+
+# The head of a sectioning command; its title is read by brace matching (_section_commands),
+# since titles hold macros of their own: \section{Entropy of an \emph{ideal} gas}.
+_SECTION_HEAD = re.compile(r"\\(part|chapter|section|subsection|subsubsection|paragraph)\*?\s*(?:\[[^\]]*\])?\s*\{")
 _SECTION_LEVEL = {"part": 0, "chapter": 1, "section": 2, "subsection": 3, "subsubsection": 4, "paragraph": 5}
 
 
+def _section_commands(block: str) -> list[tuple[int, int, str, str]]:
+    """(start, end, kind, title source) of each sectioning command in ``block``."""
+    found: list[tuple[int, int, str, str]] = []
+    for m in _SECTION_HEAD.finditer(block):
+        if found and m.start() < found[-1][1]:
+            continue
+        depth, i = 1, m.end()
+        while i < len(block) and depth:
+            if block[i] == "\\":
+                i += 2  # an escaped brace does not count
+                continue
+            depth += {"{": 1, "}": -1}.get(block[i], 0)
+            i += 1
+        if depth == 0:  # an unclosed title stays text rather than eating the block
+            found.append((m.start(), i, m.group(1), block[m.end():i - 1]))
+    return found
+
+
 def load_latex(text: str) -> list[Segment]:
-    """LaTeX as readable text (pylatexenc), paragraph by paragraph so lines stay known."""
+    """LaTeX as readable text (pylatexenc), paragraph by paragraph so lines stay known; a
+    paragraph is also cut at each sectioning command in it, so no segment spans two sections."""
     from pylatexenc.latex2text import LatexNodes2Text
 
     lines = text.split("\n")
@@ -135,22 +193,33 @@ def load_latex(text: str) -> list[Segment]:
         first = text.count("\n", 0, begin) + 2
         lines = lines[first - 1:]
     converter = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+
+    def readable(source: str) -> str:
+        source = re.sub(r"\\end\{document\}", "", source)
+        try:
+            out = converter.latex_to_text(source)
+        except Exception:  # pylatexenc is tolerant; a block it still rejects stays as source
+            out = source
+        return re.sub(r"[ \t]+", " ", out).strip()
+
     stack: list[tuple[int, str]] = []
     segments: list[Segment] = []
-    for block, a, b in _paragraphs(lines, first):
-        for m in _SECTION.finditer(block):
-            level = _SECTION_LEVEL[m.group(1)]
-            title = converter.latex_to_text(m.group(2)).strip()
-            stack = [(lv, t) for lv, t in stack if lv < level] + [(level, title)]
-        body = _SECTION.sub("", block)
-        body = re.sub(r"\\end\{document\}", "", body)
-        try:
-            readable = converter.latex_to_text(body)
-        except Exception:  # pylatexenc is tolerant; a block it still rejects stays as source
-            readable = body
-        readable = re.sub(r"[ \t]+", " ", readable).strip()
-        if readable:
-            segments.append(Segment(readable, " > ".join(t for _, t in stack), a, b))
+    for block, a, _ in _paragraphs(lines, first):
+        commands = _section_commands(block)
+        starts = [0] + [end for _, end, _, _ in commands]
+        ends = [start for start, _, _, _ in commands] + [len(block)]
+        for n, (lo, hi) in enumerate(zip(starts, ends)):
+            if n > 0:  # the command that opens this piece
+                _, _, kind, title = commands[n - 1]
+                level = _SECTION_LEVEL[kind]
+                stack = [(lv, t) for lv, t in stack if lv < level] + [(level, readable(title))]
+            piece = block[lo:hi]
+            body = readable(piece)
+            if body:
+                lead = len(piece) - len(piece.lstrip())
+                tail = len(re.sub(r"\\end\{document\}\s*$", "", piece).rstrip())
+                segments.append(Segment(body, " > ".join(t for _, t in stack),
+                                        a + block.count("\n", 0, lo + lead), a + block.count("\n", 0, lo + tail)))
     return segments
 
 

@@ -36,7 +36,7 @@ def test_build_status_and_search_with_citations(notes, tmp_path, embedder):
     r = open_retriever(data)
     top = r.search("shortest paths with non-negative edge weights", k=3)
     assert top[0].citation.startswith("notes/graphs.tex:") and "Dijkstra" in top[0].text
-    assert top[0].meta["heading"] == "Graphs > Search" and top[0].meta["lines"] == "7-9"
+    assert top[0].meta["heading"] == "Graphs > Search" and top[0].meta["lines"] == "8-8"  # the text, not its \subsection line
     page = r.search("validation loss rises while training loss falls", k=1)[0]
     assert page.citation == "notes/ml-slides.pdf p.2" and page.meta["page"] == 2
     bayes = r.search("Bayes posterior prior likelihood", k=1)[0]
@@ -154,3 +154,17 @@ def test_no_duplicates_per_file_location(notes, tmp_path):
     build_index(notes, data)
     keys = Counter((m["rel"], m["chunk_index"]) for m in _chunks(data))
     assert keys and max(keys.values()) == 1
+
+
+def test_an_empty_note_is_not_reported_as_indexed_on_every_run(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# Heaps\nA binary heap is built bottom-up in linear time.\n")
+    (notes / "empty.md").write_text("")
+    first = build_index(notes, tmp_path / "home", warn=lambda m: None)
+    assert first["indexed"] == 1 and first["empty"] == 1 and first["skipped"] == []
+    again = build_index(notes, tmp_path / "home", warn=lambda m: None)
+    assert again["indexed"] == 0 and again["unchanged"] == 1 and again["empty"] == 1
+    (notes / "a.md").write_text("")  # emptied: its old passages go, and it is counted once
+    emptied = build_index(notes, tmp_path / "home", warn=lambda m: None)
+    assert emptied["indexed"] == 1 and emptied["chunks_total"] == 0

@@ -83,3 +83,33 @@ def test_discover_skips_hidden_and_unknown(tmp_path):
     (tmp_path / "b.docx").write_text("b")
     (tmp_path / ".hidden.md").write_text("h")
     assert [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)] == ["sub/a.MD"]
+
+
+def test_discover_follows_symlinked_folders_and_yields_each_real_file_once(tmp_path):
+    notes, elsewhere = tmp_path / "notes", tmp_path / "last_year"
+    (notes / "db").mkdir(parents=True)
+    elsewhere.mkdir()
+    (notes / "db" / "normal_forms.md").write_text("BCNF")
+    (elsewhere / "dijkstra.md").write_text("paths")
+    os.symlink(elsewhere, notes / "algo_link")                      # a linked folder: followed
+    os.symlink(notes / "db" / "normal_forms.md", notes / "nf.md")   # a second path to a file: once
+    os.symlink(notes, notes / "db" / "loop")                        # a loop: ends
+    assert [p.relative_to(notes).as_posix() for p in discover(notes)] == ["algo_link/dijkstra.md",
+                                                                          "db/normal_forms.md"]
+
+
+def test_markdown_front_matter_is_not_a_heading_and_lines_stay_right():
+    text = "---\ntitle: Week 3\nauthor: me\n---\n\nIntro text.\n\n### Detail\nText."
+    segs = load_markdown(text)
+    assert [(s.text, s.heading, s.start_line) for s in segs] == [("Intro text.", "", 6), ("Text.", "Detail", 9)]
+    # A thematic break later in a file is not front matter.
+    assert load_markdown("Para one\n\n---\n\nMore")[1].text == "More"
+
+
+def test_latex_titles_with_macros_and_sections_inside_a_paragraph():
+    text = ("\\begin{document}\n\\section{Entropy of an \\emph{ideal} gas}\nThe entropy grows.\n"
+            "\\subsection*{Clausius inequality}\nCyclic integral of dQ/T is at most zero.\n\\end{document}\n")
+    segs = load_latex(text)
+    assert [(s.text, s.heading, s.start_line, s.end_line) for s in segs] == [
+        ("The entropy grows.", "Entropy of an ideal gas", 3, 3),
+        ("Cyclic integral of dQ/T is at most zero.", "Entropy of an ideal gas > Clausius inequality", 5, 5)]
