@@ -21,6 +21,17 @@ def evidence_json(p: Passage) -> dict[str, Any]:
     return {"citation": p.citation, "text": excerpt(p.text)}
 
 
+def update_notes(folder: Path, data_dir: Path | None) -> None:
+    """Bring ``folder`` up to date in the notes index, as the app does with ``--notes``: new
+    and changed files are embedded, an unchanged folder costs a hash per file."""
+    from probllms_tui.rag.service import build_index
+
+    report = build_index(folder, data_dir, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    if report["indexed"] or report["removed"]:
+        print(f"notes: indexed {report['indexed']} note file(s) from {report['notes_dir']} "
+             f"({report['chunks_total']} passages)", file=sys.stderr)
+
+
 def open_notes(question, engine, *, data_dir: Path | None, k: int, explanation_tokens: int) -> QuestionNotes:
     from probllms_tui.rag.retrieve import open_retriever
 
@@ -30,8 +41,10 @@ def open_notes(question, engine, *, data_dir: Path | None, k: int, explanation_t
 
 def run_ask(text: str, *, model: str | None, method: str | None, explain: bool, rag: bool,
             k: int, max_tokens: int, data_dir: Path | None, models_dir: Path | None,
-            stream_to: IO[str] | None) -> dict[str, Any]:
-    q = parse_pasted(text)  # bad input fails here, before any model loads
+            stream_to: IO[str] | None, notes_dir: Path | None = None) -> dict[str, Any]:
+    q = parse_pasted(text)  # bad input fails here, before any model loads or notes are indexed
+    if rag and notes_dir is not None:
+        update_notes(notes_dir, data_dir)
     from probllms_tui.engine.load import open_engine
 
     engine = open_engine(model, models_dir=models_dir, method=method,

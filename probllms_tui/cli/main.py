@@ -43,11 +43,41 @@ def main(
 ) -> None:
     """Start the study app (practice mode) unless a subcommand is given."""
     if ctx.invoked_subcommand is not None:
+        given = {"model": model, "bank": bank, "notes": notes, "data_dir": data_dir,
+                 "models_dir": models_dir, "no_rag": no_rag or None}
+        pass_app_options_on(ctx, {k: v for k, v in given.items() if v})
         return
     from probllms_tui.app.launch import launch
 
     launch(model=model, banks=bank or [], notes=notes, data_dir=data_dir,
            models_dir=models_dir, rag=not no_rag)
+
+
+# An app option given before a subcommand reaches the subcommand's option of the same meaning:
+# `probllms-tui --model qwen ask ...` must not answer with the default model in silence.
+_SAME_MEANING = {"notes": ("notes", "notes_dir")}
+
+
+def pass_app_options_on(ctx: typer.Context, given: dict) -> None:
+    """Make each given app option the default of the subcommand's own (Click's default_map),
+    or refuse it in one line when the subcommand has no such option."""
+    sub_name = ctx.invoked_subcommand
+    sub = ctx.command.get_command(ctx, sub_name)
+    # A group (notes, models, bank) hands the option to each of its commands that takes it.
+    group = getattr(sub, "commands", None)
+    commands = list(group.items()) if group is not None else [(None, sub)]
+    default_map: dict = {}
+    for option, value_given in given.items():
+        names = _SAME_MEANING.get(option, (option,))
+        takers = [(name, p.name) for name, c in commands for p in c.params if p.name in names]
+        if not takers:
+            flag = "--" + option.replace("_", "-")
+            raise InputError(f"{flag} is an option of the app, not of `{sub_name}`: "
+                             f"`probllms-tui {sub_name} --help` lists what it takes")
+        for name, param in takers:
+            target = default_map.setdefault(name, {}) if name else default_map
+            target[param] = value_given
+    ctx.default_map = {sub_name: default_map}
 
 
 @app.command()
@@ -58,6 +88,8 @@ def ask(
     explain: bool = typer.Option(False, "--explain", help="Also generate an explanation."),
     method: Optional[Method] = typer.Option(None, "--method", help="Scoring method (default: the model's manifest)."),
     no_rag: bool = typer.Option(False, "--no-rag", help="Do not retrieve notes."),
+    notes: Optional[Path] = typer.Option(None, "--notes",
+                                         help="Folder of course notes: brought up to date in the index first, as the app does."),
     k: int = typer.Option(3, "--k", help="Number of note passages to retrieve."),
     max_tokens: int = typer.Option(EXPLANATION_TOKENS, "--max-tokens",
                                    help="Explanation length limit (also reserved when fitting notes, as the app does)."),
@@ -73,7 +105,7 @@ def ask(
         raw = sys.stdin.buffer.read(10_000_000)
         text = raw.decode("utf-8", errors="replace")
     result = run_ask(text, model=model, method=value(method), explain=explain, rag=not no_rag, k=k,
-                     max_tokens=max_tokens, data_dir=data_dir, models_dir=models_dir,
+                     max_tokens=max_tokens, data_dir=data_dir, models_dir=models_dir, notes_dir=notes,
                      stream_to=None if as_json else sys.stdout)
     if as_json:
         print(json.dumps(result, ensure_ascii=False))

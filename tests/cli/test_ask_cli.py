@@ -166,3 +166,29 @@ def test_usage_errors_are_one_line_too(env, args, fragment):
     """Typer's own usage errors (unknown option, a value not on a choice list) come out as
     one `error:` line and exit 2, like ours, not as a drawn box."""
     assert_one_line_error(run(args, env), fragment)
+
+
+def test_app_options_before_a_subcommand_reach_it_or_are_refused(env, tmp_path):
+    """`probllms-tui --model X ask ...` once answered with the default model in silence, and
+    `--notes DIR ask` ignored DIR: an app option now reaches the subcommand's own option."""
+    assert_one_line_error(run(["--model", "no-such-model", "ask", QUESTION], env), "unknown model 'no-such-model'")
+    assert_one_line_error(run(["--notes", str(tmp_path / "absent"), "ask", QUESTION], env), "notes folder not found")
+    assert_one_line_error(run(["--bank", "x.gift", "ask", QUESTION], env), "--bank is an option of the app, not of `ask`")
+    assert_one_line_error(run(["--model", "m", "models"], env), "--model is an option of the app, not of `models`")
+
+
+@pytest.mark.slow
+def test_ask_notes_brings_the_folder_into_the_index_and_cites_it(env, tmp_path):
+    notes = tmp_path / "thermo notes"
+    notes.mkdir()
+    (notes / "carnot.md").write_text("# Heat engines\n\nThe Carnot efficiency 1 - Tc/Th bounds every heat engine "
+                                     "working between two reservoirs.\n")
+    question = ("What bounds the efficiency of a heat engine between two reservoirs? A) The Carnot efficiency "
+                "B) Ohm's law C) Bernoulli's principle D) Hooke's law")
+    proc = run(["ask", "--json", "--notes", str(notes), question], env)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert [s["citation"] for s in json.loads(proc.stdout)["sources"]] == ["thermo notes/carnot.md:3-3"]
+    assert "indexed 1 note file(s)" in proc.stderr.decode()
+    again = run(["--notes", str(notes), "ask", "--json", question], env)  # unchanged: nothing embedded
+    assert json.loads(again.stdout)["sources"][0]["path"] == "thermo notes/carnot.md"
+    assert "indexed" not in again.stderr.decode()
