@@ -58,6 +58,8 @@ _LATER_ANSWER_START = re.compile(r"\b(?:the|(?:the\s+)?(?:correct|right)(?:\s+(?
 # Hold back at most this many characters waiting for a bracket to close: a real citation is
 # short, and a lone "[" in prose must not swallow the rest of the explanation.
 _MAX_PENDING = 96
+# This many characters shown twice, verbatim, is a loop, not an explanation.
+_LOOP_CHARS = 64
 # Decide the opening after this many characters (or at the first sentence end).
 _OPENING_CHARS = 48
 
@@ -76,14 +78,16 @@ class ExplanationGuard:
         self.letters = {l.upper() for l in letters} or set("ABCDEFGHIJ")
         self.removed: list[str] = []  # what was stripped, for tests and logs
         self.contradiction: str | None = None  # the other letter the opening argued for
+        self.looping = False  # the text began to repeat itself
+        self._shown = ""
         self._pending = ""
         self._opening_checked = False
         self._opening = ""
 
     @property
     def stopped(self) -> bool:
-        """True once the explanation contradicted the pick: the caller stops generating."""
-        return self.contradiction is not None
+        """True once the explanation contradicted the pick or looped: the caller stops generating."""
+        return self.contradiction is not None or self.looping
 
     def feed(self, text: str) -> str:
         if self.stopped:
@@ -95,7 +99,7 @@ class ExplanationGuard:
             text, self._opening = self._opening, ""
             if self.stopped:
                 return CONTRADICTION_NOTE.format(other=self.contradiction, pick=self.pick)
-        return self._filter(text, final=False)
+        return self._unless_looping(self._filter(text, final=False))
 
     def flush(self) -> str:
         if self.stopped:
@@ -107,7 +111,22 @@ class ExplanationGuard:
             if self.stopped:
                 return CONTRADICTION_NOTE.format(other=self.contradiction, pick=self.pick)
             out = self._filter(text, final=False)
-        return out + self._filter("", final=True)
+        return self._unless_looping(out + self._filter("", final=True))
+
+    # --- loops ----------------------------------------------------------------------------
+    def _unless_looping(self, out: str) -> str:
+        """A small model at low temperature can fall into a loop (the stem again, the same
+        sentence again) until the token limit: once the last _LOOP_CHARS shown characters
+        already appeared, the rest is noise, so stop there."""
+        if not out or self.stopped:
+            return out
+        self._shown += out
+        tail = self._shown[-_LOOP_CHARS:]
+        if len(tail) < _LOOP_CHARS or self._shown.find(tail, 0, len(self._shown) - _LOOP_CHARS) == -1:
+            return out
+        self.looping = True
+        keep = len(out) - _LOOP_CHARS
+        return (out[:keep] if keep > 0 else "") + " \u2026"
 
     # --- the opening ----------------------------------------------------------------------
     def _decide_opening(self, *, final: bool) -> bool:

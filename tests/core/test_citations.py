@@ -91,3 +91,14 @@ def test_a_conclusion_for_another_letter_is_cut_with_a_note():
     assert text.startswith("Because durable logs persist.") and "argued for C, not for the pick B" in text
     agreeing, guard, _ = stream(["Durable. Therefore the correct answer is B. Indeed."], pick="B")
     assert not guard.stopped and agreeing.endswith("answer is B. Indeed.")
+
+
+def test_an_explanation_that_loops_is_stopped_after_the_first_repeat():
+    sentence = "The log is written before the data pages, so a crash can be replayed. "
+    pieces = ["Because durable. "] + [w + " " for w in (sentence * 6).split()]
+    text, guard, _ = stream(pieces, pick="B")
+    assert guard.looping and guard.stopped
+    assert text.count("crash can be replayed") == 1 and len(text) < len(sentence) * 2 + 20
+    text, guard, _ = stream(["Heaps are trees [1]. ", "A heap is built bottom-up in linear time. ",
+                             "Insertion costs O(log n) per element."], pick="B")
+    assert not guard.looping  # no verbatim repeat: shown whole
