@@ -106,6 +106,15 @@ def test_strict_mode_stops_at_the_first_malformed_question():
         read_bank(BANKS / "course.xml", strict=True)
 
 
+def test_html_to_text_keeps_what_math_tables_and_code_mean():
+    # Flattened, 2<sup>10</sup> read "210" and x<sub>n+1</sub> "xn+1": another question.
+    assert html_to_text("<p>Compute 2<sup>10</sup>, e<sup>i&pi;</sup> and x<sub>n+1</sub> = x<sub>n</sub><sup>2</sup></p>") \
+        == "Compute 2^10, e^(i\u03c0) and x_(n+1) = x_n^2"
+    table = "<table><tr><th>x</th><td>0</td><td>1</td></tr><tr><th>P(X=x)</th><td>0.2</td><td>0.8</td></tr></table>"
+    assert html_to_text(table) == "x | 0 | 1\nP(X=x) | 0.2 | 0.8"
+    assert html_to_text("<pre>def f(x):\n    return x</pre>") == "def f(x):\n    return x"
+
+
 def test_html_to_text_notes_files_and_keeps_lists():
     html = ('<p><a href="@@PLUGINFILE@@/bonjour.mp3">Listen:</a><br>What language?</p>'
             '<ol><li>one</li><li>two &lt;3</li></ol><script>x()</script>')

@@ -1,7 +1,9 @@
 """HTML from Moodle and Anki fields -> the plain text a terminal shows.
 
 Entities become characters, ``<br>`` and block elements become line breaks, list items get
-"- " or "1. ", and an image or an attached file (``@@PLUGINFILE@@/name``) becomes
+"- " or "1. ", table cells are kept apart by " | ", ``<pre>`` keeps its indentation,
+``<sup>``/``<sub>`` become ``^``/``_`` (``2<sup>10</sup>`` is 2^10, not 210: flattening
+changes what a math question asks), and an image or an attached file (``@@PLUGINFILE@@/name``) becomes
 ``[image: name]`` / ``[file: name]``: the student learns that the question refers to a
 picture the terminal cannot show instead of reading a sentence that silently lost it.
 Stdlib ``html.parser`` because it never fails on broken markup, which exported banks have.
@@ -16,6 +18,7 @@ from urllib.parse import unquote
 _BLOCKS = {"p", "div", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
            "blockquote", "pre", "section", "article", "dl", "dt", "dd"}
 _SKIP_CONTENT = {"script", "style", "head", "title"}
+_PRE_SPACE = "\x01"
 _TAG_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 
 
@@ -31,6 +34,8 @@ class _TextParser(HTMLParser):
         self.lists: list[list[int]] = []  # a counter per open <ol>, None-like [-1] for <ul>
         self.skipping = 0
         self.pre = 0
+        self.cells = 0  # cells opened in the current table row
+        self.scripts: list[tuple[str, int]] = []  # open <sup>/<sub>: (tag, index in parts)
         self._pending_file: str | None = None  # an <a> linking an attached file
 
     def _newline(self) -> None:
@@ -42,6 +47,12 @@ class _TextParser(HTMLParser):
             self.skipping += 1
         elif tag == "br":
             self._newline()
+        elif tag in ("sup", "sub"):
+            self.scripts.append((tag, len(self.parts)))
+        elif tag in ("td", "th"):
+            if self.cells:
+                self.parts.append(" | ")
+            self.cells += 1
         elif tag == "img":
             name = a.get("alt", "").strip() if not a.get("src") else file_name(a["src"])
             self.parts.append(f" [image: {name or 'unnamed'}] ")
@@ -58,6 +69,8 @@ class _TextParser(HTMLParser):
                 self.parts.append("- ")
         elif tag in ("audio", "video", "source", "embed", "object") and (a.get("src") or a.get("data")):
             self.parts.append(f" [file: {file_name(a.get('src') or a.get('data'))}] ")
+        elif tag == "tr":  # rows end with a line break; one at the start too would leave blank lines
+            self.cells = 0
         elif tag in _BLOCKS:
             self._newline()
             if tag == "pre":
@@ -66,6 +79,13 @@ class _TextParser(HTMLParser):
             self._pending_file = file_name(a["href"])
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in ("sup", "sub") and self.scripts and self.scripts[-1][0] == tag:
+            _, at = self.scripts.pop()
+            inner = "".join(self.parts[at:]).strip()
+            if inner:
+                simple = len(inner) == 1 or inner.isdigit()
+                self.parts[at:] = [("^" if tag == "sup" else "_") + (inner if simple else f"({inner})")]
+            return
         if tag in _SKIP_CONTENT:
             self.skipping = max(0, self.skipping - 1)
         elif tag in ("ul", "ol"):
@@ -87,7 +107,9 @@ class _TextParser(HTMLParser):
         if self.skipping:
             return
         # Source line breaks in HTML are spaces; only <br> and blocks break lines (but <pre> keeps them).
-        self.parts.append(data if self.pre else re.sub(r"\s+", " ", data))
+        # In <pre>, spaces are held as _PRE_SPACE so the line clean-up below keeps indentation.
+        self.parts.append(data.replace("\t", "    ").replace(" ", _PRE_SPACE) if self.pre
+                          else re.sub(r"\s+", " ", data))
 
 
 def html_to_text(html: str) -> str:
@@ -95,7 +117,7 @@ def html_to_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     text = "".join(parser.parts).replace("\xa0", " ")
-    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
+    lines = [re.sub(r"[ \t]+", " ", line).strip().replace(_PRE_SPACE, " ") for line in text.split("\n")]
     # Collapse the blank lines nested blocks leave behind; keep at most one empty line.
     out: list[str] = []
     for line in lines:
