@@ -136,6 +136,17 @@ def test_export_apkg_updates_instead_of_duplicating(history, tmp_path):
     assert "tRNA ✓" in fields[1] and fields[2] == "tRNA = transfer RNA."
 
 
+def test_our_apkg_export_reads_back_as_the_same_questions(history, tmp_path):
+    """Read as flashcards, each option became a whole option list with the tick on it, and the
+    ids changed, so the answer history no longer mapped: our note type is read as MCQs."""
+    home, bank, questions = history
+    out = tmp_path / "all.apkg"
+    assert run_export(False, "apkg", out, [bank], home) == 0
+    again = read_bank(out, strict=True).questions
+    key = lambda q: (q.id, q.stem, q.options, q.answer, q.subject, q.explanation)  # noqa: E731
+    assert sorted(map(key, again)) == sorted(key(questions[i]) for i in (0, 1, 2, 5))
+
+
 def test_export_command_line(history, tmp_path):
     home, bank, _ = history
     out = tmp_path / "m.gift"

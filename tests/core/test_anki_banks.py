@@ -101,6 +101,18 @@ def test_anki_text_export_with_headers(tmp_path):
     assert [(s.line, s.kind) for s in load.skipped] == [(13, "malformed")]
 
 
+def test_cloze_notes_in_a_text_export_are_left_out_not_made_into_questions(tmp_path):
+    path = tmp_path / "deck.txt"
+    rows = [f"guid{i}\tBasic\tGeo\t{f}\t{b}" for i, (f, b) in enumerate(CAPITALS)]
+    rows += ["g1\tCloze\tGeo\tThe mean of a {{c1::Binomial}} is {{c2::np}}.\tBack extra: see lecture 3",
+             "g2\tCloze\tGeo\tVariance is {{c1::np(1-p)}}.\t"]
+    path.write_text("#separator:tab\n#notetype column:2\n#deck column:3\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    load = read_bank(path, embedder=TrigramEmbedder())
+    assert len(load.questions) == len(CAPITALS)
+    assert not any("{{c" in o or "lecture 3" in o for q in load.questions for o in (q.stem, *q.options))
+    assert [(s.line, s.kind) for s in load.skipped] == [(10, "cloze note"), (11, "cloze note")]
+
+
 def test_anki_text_export_with_named_columns(tmp_path):
     path = tmp_path / "deck.tsv"
     rows = "\n".join(f"tag\t{b}\t{f}" for f, b in CAPITALS)

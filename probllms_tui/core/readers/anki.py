@@ -9,7 +9,8 @@ need a zstd library for one export option, so it is refused with what to do inst
 
 Each note becomes one flashcard: the first field (or the one named Front) is the front, the
 second (or Back) the back, and its first card's deck the topic; ``flashcards.py`` turns the
-cards into MCQs. Cloze notes and notes with one field are left out and counted.
+cards into MCQs. Cloze notes and notes with one field are left out and counted. Notes of
+this app's own export ("ProbLLMs MCQ") are read back as the questions they were.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import zipfile
 from pathlib import Path
 
 from probllms_tui.core.errors import InputError, one_line
+from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.readers.common import BankLoad
 from probllms_tui.core.readers.flashcards import Card, TextEmbedder, cards_to_mcqs
 from probllms_tui.core.readers.html_text import html_to_text, looks_like_html
+from probllms_tui.core.writers.apkg import MODEL_NAME
 
 COLLECTIONS = ("collection.anki21", "collection.anki2")  # newest first: the older one may be a placeholder
 NEW_FORMAT = "collection.anki21b"
@@ -54,7 +57,26 @@ def _front_back(fields: list[str], names: list[str]) -> tuple[str, str]:
     return fields[0], fields[1]
 
 
-def _cards_from_collection(db: Path, out: BankLoad) -> list[Card]:
+_OPTION_ITEM = re.compile(r"<li(?P<right>[^>]*class=\"right\")?[^>]*>\s*(?P<letter>[A-J])\.\s(?P<text>.*?)"
+                          r"(?P<tick>\s\u2713)?\s*</li>", re.DOTALL)
+
+
+def _own_mcq(fields: list[str], source: str) -> MCQ:
+    """A note of our own apkg export (writers/apkg.py), read back as the question it was: its
+    options, answer, topic, explanation and id, so the answer history still maps onto it.
+    Read as a flashcard, its back (the whole option list, tick included) became one option."""
+    names = ("Question", "Options", "Explanation", "Topic", "QuestionId")
+    values = dict(zip(names, fields))
+    items = list(_OPTION_ITEM.finditer(values.get("Options", "")))
+    if len(items) < 2:
+        raise InputError("a ProbLLMs MCQ note without its option list")
+    right = [m.group("letter") for m in items if m.group("right") or m.group("tick")]
+    return MCQ(field_text(values["Question"], True), tuple(field_text(m.group("text"), True) for m in items),
+               right[0] if len(right) == 1 else None, field_text(values.get("Topic", ""), True), source,
+               field_text(values.get("Explanation", ""), True), values.get("QuestionId", "").strip())
+
+
+def _cards_from_collection(db: Path, out: BankLoad, file_name: str = "") -> list[Card]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -83,6 +105,12 @@ def _cards_from_collection(db: Path, out: BankLoad) -> list[Card]:
         where = f"#{note_id}"
         model = models.get(str(mid), {})
         fields = flds.split("\x1f")
+        if model.get("name") == MODEL_NAME:
+            try:
+                out.questions.append(_own_mcq(fields, f"{file_name}{where}"))
+            except InputError as exc:
+                out.skip(where, exc.message)
+            continue
         if model.get("type") == 1 or any(_CLOZE.search(f) for f in fields):
             out.skip(where, "cloze note: no single back to use as the answer", "cloze note")
             continue
@@ -124,7 +152,7 @@ def read_apkg(path: Path, strict: bool = False, *, embedder: TextEmbedder | None
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
                 raise InputError(f"cannot unpack {member} ({one_line(exc)})", where=where) from None
             try:
-                cards = _cards_from_collection(db, out)
+                cards = _cards_from_collection(db, out, path.name)
             except InputError as exc:
                 raise InputError(exc.message, where=where) from None
     cards_to_mcqs(cards, out, file_name=path.name, embedder=embedder, seed=seed)
@@ -188,6 +216,10 @@ def read_anki_text(path: Path, strict: bool = False, *, embedder: TextEmbedder |
                 continue
             if max(front_i, back_i) >= len(row):
                 out.skip(lineno, f"only {len(row)} column(s)")
+                continue
+            notetype = row[meta["notetype"]] if "notetype" in meta and meta["notetype"] < len(row) else ""
+            if "cloze" in notetype.lower() or any(_CLOZE.search(cell) for cell in row):
+                out.skip(lineno, "cloze note: no single back to use as the answer", "cloze note")
                 continue
             front, back = field_text(row[front_i], html), field_text(row[back_i], html)
             if not front or not back:
