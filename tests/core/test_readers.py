@@ -166,3 +166,21 @@ def test_every_shared_mcqa_file_reads(shared_data, tmp_path):
         assert len(load.questions) == 50, src.name
         for q in load.questions:
             assert q.answer in q.letters and 3 <= len(q.options) <= 5
+
+
+def test_questions_that_share_an_id_are_told_apart_or_left_out_as_duplicates(tmp_path):
+    """Moodle names every pasted image image.png: two picture questions then read the same, and
+    one id made the app show one of them and merge their histories."""
+    def question(right: int) -> str:
+        answers = "".join(f'<answer fraction="{100 if i == right else 0}"><text>{t}</text></answer>'
+                          for i, t in enumerate(("circle", "square", "triangle")))
+        return ('<question type="multichoice"><name><text>q</text></name><questiontext format="html"><text>'
+                '<![CDATA[<p>Which shape? <img src="@@PLUGINFILE@@/image.png"></p>]]></text></questiontext>'
+                f"<single>true</single>{answers}</question>\n")
+    path = tmp_path / "shapes.xml"
+    path.write_text("<quiz>\n" + question(0) + question(1) + question(1) + "</quiz>\n", encoding="utf-8")
+    load = read_bank(path)
+    assert [q.answer for q in load.questions] == ["A", "B"]
+    assert len({q.id for q in load.questions}) == 2
+    assert load.questions[0].id == load.questions[0].content_id()  # the first keeps its id: history stays
+    assert [(s.line, s.kind) for s in load.skipped] == [(4, "duplicate question")]

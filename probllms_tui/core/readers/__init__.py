@@ -19,9 +19,12 @@ that cannot be read at all raises InputError naming file:line.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from probllms_tui.core.errors import InputError, one_line
+from probllms_tui.core.mcq import MCQ
 from probllms_tui.core.readers.aiken import looks_like_aiken, read_aiken
 from probllms_tui.core.readers.anki import is_anki_text, read_anki_text, read_apkg
 from probllms_tui.core.readers.common import MALFORMED, BankLoad, Skip
@@ -99,7 +102,43 @@ def read_bank(path: str | Path, *, strict: bool = False, embedder: TextEmbedder 
             out = read_anki_text(p, strict, embedder=embedder, seed=seed)
     except OSError as exc:
         raise InputError(f"cannot read ({one_line(exc.strerror or exc)})", where=str(p)) from None
+    _settle_duplicate_ids(out)
     if not out.questions and out.skipped:
         first = out.skipped[0]
         raise InputError(f"no valid questions; first problem: {first.reason}", where=first.where(p))
     return out
+
+
+def _settle_duplicate_ids(out: BankLoad) -> None:
+    """Two questions of one file with one id: the app would show one and merge their history.
+
+    The id hashes the text a student sees, so two Moodle questions whose only difference is a
+    picture (pasted images are all called image.png) get the same one. The same question with
+    the same answer is a duplicate and is left out, counted; the same text with another
+    answer is another question and gets an id of its own (stable: it adds the answer)."""
+    first: dict[str, MCQ] = {}
+    kept: list[MCQ] = []
+    for q in out.questions:
+        earlier = first.get(q.id)
+        if earlier is None:
+            first[q.id] = q
+            kept.append(q)
+        elif earlier.answer == q.answer:
+            out.skip(_line_of(q), f"same question as {earlier.source or earlier.id}", "duplicate question")
+        else:
+            other = replace(q, id=f"{q.id}-{q.answer or 'x'}")
+            if other.id in first:
+                out.skip(_line_of(q), f"same question as {first[other.id].source}", "duplicate question")
+                continue
+            first[other.id] = other
+            kept.append(other)
+    out.questions[:] = kept
+
+
+def _line_of(q: MCQ) -> int | str:
+    """Where a question came from, as a skip records it: the line its source ends in, or an
+    Anki note's "#id"."""
+    m = re.search(r"(?::(\d+)|(#\w+))$", q.source)
+    if m is None:
+        return f" ({q.id})"
+    return int(m.group(1)) if m.group(1) else m.group(2)
