@@ -154,3 +154,49 @@ async def test_the_streamed_explanation_is_in_view_on_a_short_terminal(make_app)
         assert main.max_scroll_y > 0  # the content really is taller than the screen
         assert explanation.region.height > 0
         assert main.region.contains_region(explanation.region), (main.region, explanation.region)
+
+
+class SlowScoringEngine(FakeEngine):
+    """Scoring waits for ``release``: the student moves on while the model still thinks."""
+
+    def __init__(self, release: threading.Event, **kwargs):
+        super().__init__(**kwargs)
+        self.release = release
+
+    def score(self, q, passages=(), method=None):
+        self.release.wait(5)
+        return super().score(q, passages, method)
+
+
+async def test_a_late_answer_of_the_previous_question_never_shows_under_the_next(make_app):
+    """'a' then 'n' at once: the old question's pick, bars and key ("✗ (key: A)") turned up
+    under the next, unanswered question, whose key was another letter."""
+    release = threading.Event()
+    app = make_app(engine=SlowScoringEngine(release))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        release.set()  # the first question's scores arrive now, after the move
+        await settle(app, pilot, 0.3)
+        assert "Model" not in text_of(app, "#pick") and "key" not in text_of(app, "#pick")
+        assert markdown_of(app, "#explanation") == ""
+        assert not app.screen.query_one(AnswerPanel).running
+
+
+async def test_a_short_answer_leaves_no_blank_rows_above_the_question(make_app):
+    """Following the stream on a tall terminal scrolled the view above its top (Textual's
+    anchor with content shorter than the view): blank rows pushed the question down."""
+    app = make_app(engine=FakeEngine())
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        main = app.screen.query_one("#practice-main")
+        top = app.screen.query_one("#question").region.y
+        await pilot.press("c")
+        await settle(app, pilot, 0.2)
+        assert main.scroll_y >= 0 and app.screen.query_one("#question").region.y == top
+        await pilot.press("n")
+        await settle(app, pilot, 0.2)
+        assert main.scroll_y >= 0 and app.screen.query_one("#question").region.y == top

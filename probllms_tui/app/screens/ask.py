@@ -10,12 +10,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static, TextArea
 
 from probllms_tui.app.math_text import render_math
 from probllms_tui.app.widgets.answer_panel import AnswerPanel
+from probllms_tui.app.widgets.follow_scroll import FollowScroll
 from probllms_tui.app.widgets.paste_area import PasteArea
 from probllms_tui.app.widgets.mode_bar import ModeBar
 from probllms_tui.app.widgets.status_bar import StatusBar
@@ -34,7 +35,7 @@ class AskScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield ModeBar("ask")
-        with VerticalScroll(id="ask-main"):
+        with FollowScroll(id="ask-main"):
             yield PasteArea(id="paste", soft_wrap=True, show_line_numbers=False, placeholder=PLACEHOLDER)
             yield Static("", id="preview")
             with Horizontal(id="ask-buttons"):
@@ -82,7 +83,7 @@ class AskScreen(Screen):
             return
         panel = self.query_one(AnswerPanel)
         await panel.start(self.question, correct=self.question.answer)
-        self.query_one("#ask-main", VerticalScroll).anchor()  # follow the streamed explanation
+        self.query_one("#ask-main", FollowScroll).follow()  # follow the streamed explanation
 
     async def action_clear(self) -> None:
         self.query_one("#paste", TextArea).clear()

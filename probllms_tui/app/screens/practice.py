@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Markdown, Static
 
@@ -17,6 +17,7 @@ from probllms_tui.app.access import probllms_app
 from probllms_tui.app.math_text import render_math
 from probllms_tui.app.session import DUE, MISTAKES, PracticeSession
 from probllms_tui.app.widgets.answer_panel import AnswerPanel
+from probllms_tui.app.widgets.follow_scroll import FollowScroll
 from probllms_tui.app.widgets.question_view import QuestionView
 from probllms_tui.app.widgets.stats_table import StatsTable
 from probllms_tui.app.widgets.mode_bar import ModeBar
@@ -55,7 +56,7 @@ class PracticeScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ModeBar("practice")
         with Horizontal(id="practice-body"):
-            with VerticalScroll(id="practice-main"):
+            with FollowScroll(id="practice-main"):
                 yield Static("", id="queue-info")
                 yield QuestionView(id="question")
                 yield Static("", id="feedback")
@@ -87,8 +88,8 @@ class PracticeScreen(Screen):
         self.query_one(QuestionView).show(q, empty=empty)
         self._show_queue_info()
         self.query_one(StatsTable).show(probllms_app(self).store.topic_stats())
-        main = self.query_one("#practice-main")
-        main.anchor(False)  # a new question starts at its top, not following the last answer
+        main = self.query_one("#practice-main", FollowScroll)
+        main.follow(False)  # a new question starts at its top, not following the last answer
         main.scroll_home(animate=False)
 
     def _show_queue_info(self) -> None:
@@ -132,7 +133,7 @@ class PracticeScreen(Screen):
 
     def _verdict_to_top(self) -> None:
         # Short terminals: bring the verdict to the top, the model's answer follows below it.
-        main = self.query_one("#practice-main", VerticalScroll)
+        main = self.query_one("#practice-main", FollowScroll)
         feedback = self.query_one("#feedback", Static)
         self.call_after_refresh(lambda: main.scroll_to_widget(feedback, top=True, animate=False)
                                 if main.max_scroll_y > 0 else None)
@@ -140,7 +141,7 @@ class PracticeScreen(Screen):
     def on_answer_panel_streaming(self, message: AnswerPanel.Streaming) -> None:
         # The explanation starts below the fold of a 24-30 row terminal: follow it as it
         # grows, as chat apps do, until the student scrolls (Textual's anchor) or moves on.
-        self.query_one("#practice-main", VerticalScroll).anchor()
+        self.query_one("#practice-main", FollowScroll).follow()
 
     def action_next(self) -> None:
         if self.session.current is not None and self.chosen is None:

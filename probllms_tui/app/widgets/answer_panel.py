@@ -88,6 +88,9 @@ class AnswerPanel(Vertical):
         self._math = MathStream()
         self._stream = None
         self.running = False
+        # Which run the panel shows: a cancelled run's last messages are still in the queue
+        # when the next question is up, and must not land under it.
+        self._run_id = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="pick")
@@ -102,12 +105,14 @@ class AnswerPanel(Vertical):
         self._question, self._correct, self._band = q, correct, None
         self.running = True
         self.query_one("#pick", Static).update("Model: waiting for the model…")
-        self._run(q)
+        self._run(q, self._run_id)
 
     async def reset(self) -> None:
         # This panel's own workers: ``self.workers`` is the whole app's manager, and cancelling
         # all of it stopped the first-run notes indexing (and a model load) on every answer.
         self.workers.cancel_node(self)
+        self._run_id += 1  # whatever the cancelled run still posts is now someone else's
+        self._question = self._correct = self._band = None
         await self._close_stream()
         self.running = False
         self._math = MathStream()
@@ -124,14 +129,14 @@ class AnswerPanel(Vertical):
 
     # --- the worker (a thread) ----------------------------------------------------------
     @work(thread=True, exclusive=True, group="inference", exit_on_error=False)
-    def _run(self, q: MCQ) -> None:
+    def _run(self, q: MCQ, run_id: int) -> None:
         worker = get_current_worker()
 
         def should_stop() -> bool:
             return worker.is_cancelled
 
         app = probllms_app(self)
-        emit = lambda payload: self.post_message(self._message_for(payload))  # noqa: E731
+        emit = lambda payload: self.post_message(self._message_for(payload, run_id))  # noqa: E731
         try:
             with app.models.session(should_stop) as engine:
                 if engine is None:
@@ -151,25 +156,33 @@ class AnswerPanel(Vertical):
             emit(inference.Done(0, 0.0, True))
 
     # --- messages from the worker -------------------------------------------------------
-    def _message_for(self, payload: object) -> Message:
+    def _message_for(self, payload: object, run_id: int) -> Message:
         if isinstance(payload, str):
-            return self.StatusChanged(payload)
-        if isinstance(payload, inference.Scored):
-            return self.Answered(payload)
-        if isinstance(payload, inference.Piece):
-            return self.ExplanationPiece(payload)
-        if isinstance(payload, inference.Done):
-            return self.ExplanationDone(payload)
-        raise TypeError(f"the inference worker reported {type(payload).__name__}")
+            message: Message = self.StatusChanged(payload)
+        elif isinstance(payload, inference.Scored):
+            message = self.Answered(payload)
+        elif isinstance(payload, inference.Piece):
+            message = self.ExplanationPiece(payload)
+        elif isinstance(payload, inference.Done):
+            message = self.ExplanationDone(payload)
+        else:
+            raise TypeError(f"the inference worker reported {type(payload).__name__}")
+        message.run_id = run_id
+        return message
+
+    def _stale(self, message: Message) -> bool:
+        """Stop ``message``; True when it comes from a run the panel no longer shows."""
+        message.stop()
+        return getattr(message, "run_id", None) != self._run_id
 
     def on_answer_panel_status_changed(self, message: StatusChanged) -> None:
-        message.stop()
+        if self._stale(message):
+            return
         self.query_one("#pick", Static).update(Text(message.text))
 
     def on_answer_panel_answered(self, message: Answered) -> None:
-        message.stop()
         q = self._question
-        if q is None:
+        if self._stale(message) or q is None:
             return
         r, notes = message.scored.result, message.scored.notes
         self._band = r.confidence_band
@@ -184,7 +197,8 @@ class AnswerPanel(Vertical):
         probllms_app(self).note_model_answer(q, r.answer)
 
     async def on_answer_panel_explanation_piece(self, message: ExplanationPiece) -> None:
-        message.stop()
+        if self._stale(message):
+            return
         piece = message.piece
         if self._stream is None:
             self._stream = Markdown.get_stream(self.query_one("#explanation", Markdown))
@@ -195,7 +209,8 @@ class AnswerPanel(Vertical):
             probllms_app(self).tokens_per_s = piece.tokens_per_s
 
     async def on_answer_panel_explanation_done(self, message: ExplanationDone) -> None:
-        message.stop()
+        if self._stale(message):
+            return
         done = message.done
         if self._stream is not None:
             await self._stream.write(self._math.flush())
