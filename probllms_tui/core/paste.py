@@ -1,9 +1,13 @@
 """Parse a question pasted from an exam sheet, a PDF or the seed JSONL into an MCQ.
 
-Accepted layouts (mixed freely): ``A.``/``A)``/``(A)``/``a)``/``(a)``/``A:`` labels,
-``1.``/``1)`` numeric labels, ``-``/``*``/``•`` bullets, all options on one line
-(``A) x B) y C) z``), an optional ``Question:`` prefix and ``Options:`` header, a trailing
-``Answer:`` line (with or without the letter), CRLF line ends. LaTeX and unicode pass
+Accepted layouts (mixed freely): ``A.``/``A)``/``(A)``/``a)``/``(a)``/``A:``/``[A]``/``A -``
+labels (``A)4`` too), a label alone on its line above its text (Moodle's quiz page),
+``1.``/``1)`` numeric labels, ``-``/``*``/``•``/``○``/``☐`` bullets, all options on one line
+(``A) x B) y C) z``, the last such run being the options), unlabelled ``True``/``False``,
+an optional ``Question:`` or ``Question 3 (2 points)`` heading and ``Options:`` header, the
+lines a Moodle page adds ("Not yet answered", "Flag question"...), an answer key after the
+options (``Answer: C``, ``Answer: 7`` by option text, Moodle's ``The correct answer is: 7``,
+with ``Explanation:`` after it, or on the last option's line), CRLF line ends. LaTeX and unicode pass
 through untouched: the parser only looks at line starts and labels.
 
 Why hand-written rather than a library: no maintained package parses free-form exam MCQ
@@ -20,9 +24,12 @@ from probllms_tui.core.mcq import LETTERS, MAX_OPTIONS, MCQ
 
 MAX_PASTE_CHARS = 64_000  # ~16k tokens: far beyond any exam question, far below a pasted book
 
-_LETTER_LABEL = re.compile(r"^\s*(?:\(([A-Ja-j])\)|([A-Ja-j])[.):])\s+(\S.*)$")
+_LETTER_LABEL = re.compile(r"^\s*(?:\(([A-Ja-j])\)\s*|\[([A-Ja-j])\]\s*|([A-Ja-j])\)\s*|([A-Ja-j])[.:]\s+"
+                           r"|([A-J])\s+[-\u2013]\s+)(\S.*)$")
+# A label alone on its line, its text on the next (Moodle's quiz page copies as "a.\n4").
+_LONE_LABEL = re.compile(r"^\s*(?:\(([A-Ja-j])\)|([A-Ja-j])[.)])\s*$")
 _NUMBER_LABEL = re.compile(r"^\s*\(?(\d{1,2})[.)]\s+(\S.*)$")
-_BULLET = re.compile(r"^\s*[-*•–]\s+(\S.*)$")
+_BULLET = re.compile(r"^\s*(?:[-*\u2013]\s+|[\u2022\u25cb\u25cf\u25e6\u2610\u25a1\u25ef]\s*)(\S.*)$")
 # "Options:" and the LMS prompts that stand where it would (Moodle: "Select one:").
 _OPTIONS_HEADER = re.compile(
     r"^\s*(options|choices|answers|(?:select|choose|pick)\s+(?:one|an answer|the correct answer)"
@@ -32,6 +39,20 @@ _OPTIONS_HEADER = re.compile(
 # An exam's own question number before the stem ("7. Which ..."), dropped like "Question 7:".
 _EXAM_NUMBER = re.compile(r"^\s*\d{1,3}[.)]\s+(?=\S)")
 _QUESTION_PREFIX = re.compile(r"^\s*(?:question|q)\s*(?:\d+)?\s*[:.)]\s*", re.IGNORECASE)
+# "Question 3 (2 points)", "Question 12", "Q3 [4 marks]" as a line or before the stem.
+_QUESTION_HEADING = re.compile(r"^\s*(?:question|q)\s*\d+\s*(?:[(\[][^()\[\]\n]{0,30}(?:points?|pts|marks?)[)\]])?"
+                               r"\s*(?:[:.)]\s*|$|(?=[A-Z]))", re.IGNORECASE)
+# What a Moodle quiz page adds around the question when it is copied whole.
+_LMS_CHROME = re.compile(r"^\s*(?:not yet answered|answer saved|not answered|complete|incorrect|correct|"
+                         r"partially correct|marked out of [\d.,]+|mark [\d.,]+ out of [\d.,]+|"
+                         r"points? out of [\d.,]+|flag question|remove flag|question text|clear my choice)\s*$",
+                         re.IGNORECASE)
+# Where an answer key or feedback starts, after the options.
+_TRAILER_START = re.compile(r"^\s*(?:(?:correct\s+answer|answer|solution|explanation|feedback|rationale)\s*:|"
+                            r"your answer is\b|the correct answers? (?:is|are)\b)", re.IGNORECASE)
+_CORRECT_IS = re.compile(r"^\s*the correct answer is\s*:?\s*(.*?)\s*\.?\s*$", re.IGNORECASE)
+# "... D) 9 Answer: C" on the options' own line.
+_INLINE_ANSWER = re.compile(r"(?<=\S)\s+((?:correct\s+)?answer\s*:.*)$", re.IGNORECASE)
 _ANSWER_LINE = re.compile(r"^\s*(?:correct\s+answer|answer|solution)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 # What follows "Answer:" when it names a label: "B", "(b)", "3.", "C) 7" (option text repeated).
 # "Answer: a cell" is not label "a": a bare label must end the line or carry "." / ")".
@@ -63,14 +84,65 @@ def check_text(text: str) -> str:
         raise InputError("input looks like binary data, not a question")
     # Only CRLF is a line end: a lone CR is text (real rows hold one where a JSON-escaped
     # "\\right" lost its backslash), and LaTeX must pass through untouched.
-    return text.replace("\r\n", "\n")
+    # Full-width brackets (CJK input methods, some PDFs) are labels' brackets all the same.
+    return text.replace("\r\n", "\n").replace("\uff09", ")").replace("\uff08", "(")
+
+
+def _prepare(lines: list[str]) -> list[str]:
+    """Undo what copying does to the layout: LMS chrome lines go, a label alone on its line
+    is joined to the text below it, and a trailing "Answer: C" on the last option's line is
+    put on a line of its own."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _LMS_CHROME.match(line):
+            i += 1
+            continue
+        lone = _LONE_LABEL.match(line)
+        if lone:
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            if j < len(lines) and _option_label(lines[j]) is None and not _LONE_LABEL.match(lines[j]):
+                out.append(f"{line.strip()} {lines[j].strip()}")
+                i = j + 1
+                continue
+        m = _INLINE_ANSWER.search(line)
+        if m and (_option_label(line) or _split_inline(line[:m.start()])):
+            out.extend([line[:m.start()], m.group(1)])
+        else:
+            out.append(line)
+        i += 1
+    return out
+
+
+def _split_trailer(lines: list[str]) -> tuple[list[str], str | None, bool]:
+    """Cut the answer key and feedback after the options: (lines, answer text, found).
+
+    The trailer starts at the first "Answer:" / "Explanation:" / "The correct answer is"
+    line that has an option line above it; its answer, if it names one, is kept."""
+    seen_option = False
+    for idx, line in enumerate(lines):
+        if _option_label(line) or _split_inline(line):
+            seen_option = True
+            continue
+        if seen_option and _TRAILER_START.match(line):
+            answer = None
+            for t in lines[idx:]:
+                m = _ANSWER_LINE.match(t) or _CORRECT_IS.match(t)
+                if m:
+                    answer = m.group(1)
+                    break
+            return lines[:idx], answer, True
+    return lines, None, False
 
 
 def _option_label(line: str) -> tuple[str, str, str] | None:
     """Return (kind, label, text) if the line starts with an option label."""
     m = _LETTER_LABEL.match(line)
     if m:
-        return "letter", (m.group(1) or m.group(2)), m.group(3).strip()
+        return "letter", next(g for g in m.groups()[:5] if g), m.group(6).strip()
     m = _NUMBER_LABEL.match(line)
     if m:
         return "number", m.group(1), m.group(2).strip()
@@ -130,7 +202,10 @@ def _label_style(m: re.Match) -> str:
 def _split_inline(line: str) -> tuple[str, list[str], list[str]] | None:
     """Split "stem A) x B) y C) z" into stem and options when the labels run A, B, C..."""
     matches = list(_INLINE_LABEL.finditer(line))
-    for k, m in enumerate(matches):
+    # The last run that starts at "A" wins: the stem comes first and may itself mention
+    # "plan A) ... plan B)".
+    for k in range(len(matches) - 1, -1, -1):
+        m = matches[k]
         label = m.group(1) or m.group(2)
         if label.upper() != "A":
             continue
@@ -154,22 +229,27 @@ def _split_inline(line: str) -> tuple[str, list[str], list[str]] | None:
 
 def parse_question_text(text: str) -> ParsedQuestion:
     """Parse pasted text into stem, options and (if given) the answer label."""
-    lines = check_text(text).split("\n")
+    lines = _prepare(check_text(text).split("\n"))
     answer_label: str | None = None
     answer_text = ""
-    # A trailing "Answer:" (seed format) or "Answer: B" line closes the question.
+    # A trailing "Answer:" (seed format) or "Answer: B" line closes the question; so does a
+    # key with feedback after it ("Answer: C" / "Explanation: ...", Moodle's review page).
     while lines and not lines[-1].strip():
         lines.pop()
-    for idx in range(len(lines) - 1, -1, -1):
-        m = _ANSWER_LINE.match(lines[idx])
-        if m:
-            answer_text = m.group(1)
-            label = _ANSWER_LABEL.match(answer_text)
-            answer_label = label.group(1) if label else None
-            lines = lines[:idx]
-            break
-        if lines[idx].strip():
-            break
+    lines, trailer_answer, found = _split_trailer(lines)
+    if found:
+        answer_text = trailer_answer or ""
+    else:
+        for idx in range(len(lines) - 1, -1, -1):
+            m = _ANSWER_LINE.match(lines[idx])
+            if m:
+                answer_text = m.group(1)
+                lines = lines[:idx]
+                break
+            if lines[idx].strip():
+                break
+    label = _ANSWER_LABEL.match(answer_text) if answer_text else None
+    answer_label = label.group(1) if label else None
 
     best: tuple[int, list[str], list[str], int] | None = None
     single_option = False
@@ -202,10 +282,21 @@ def parse_question_text(text: str) -> ParsedQuestion:
                 stem_lines = lines[:idx] + ([head] if head else [])
                 break
 
+    if not opts:  # "True" / "False" under the statement, no labels (Moodle's radio buttons)
+        body = [line.strip() for line in stem_lines if line.strip()]
+        if len(body) >= 3 and [b.casefold() for b in body[-2:]] in (["true", "false"], ["false", "true"]):
+            opts, labels = body[-2:], ["-", "-"]
+            last = max(i for i, line in enumerate(stem_lines) if line.strip() == body[-2])
+            stem_lines = stem_lines[:last]
     while stem_lines and (not stem_lines[-1].strip() or _OPTIONS_HEADER.match(stem_lines[-1])):
         stem_lines.pop()
+    while stem_lines and (not stem_lines[0].strip() or _QUESTION_HEADING.fullmatch(stem_lines[0].strip())):
+        stem_lines.pop(0)  # "Question 3 (2 points)" on its own line
     stem = "\n".join(stem_lines).strip()
-    stem = _QUESTION_PREFIX.sub("", stem, count=1).strip() if _QUESTION_PREFIX.match(stem) else stem
+    if _QUESTION_PREFIX.match(stem):
+        stem = _QUESTION_PREFIX.sub("", stem, count=1).strip()
+    elif _QUESTION_HEADING.match(stem) and _QUESTION_HEADING.sub("", stem, count=1).strip():
+        stem = _QUESTION_HEADING.sub("", stem, count=1).strip()
     numbered_stem_lines = sum(1 for line in stem.split("\n") if _NUMBER_LABEL.match(line))
     if numbered_stem_lines == 1 and _EXAM_NUMBER.match(stem) and (not labels or not labels[0].isdigit()):
         stem = _EXAM_NUMBER.sub("", stem, count=1)  # "7. Which ...": the exam's numbering
@@ -220,10 +311,18 @@ def parse_question_text(text: str) -> ParsedQuestion:
         raise InputError(f"{len(opts)} options found; at most {MAX_OPTIONS} are supported")
     if not stem:
         raise InputError("no question stem found before the options")
-    if answer_label is None and answer_text:  # "Answer: a cell": the option's own text
-        same = [i for i, o in enumerate(opts) if o.casefold() == answer_text.casefold()]
-        answer_label = LETTERS[same[0]] if len(same) == 1 else None
+    if answer_text and (answer_label is None or not _names_an_option(answer_label, labels, len(opts))):
+        # "Answer: a cell", "Answer: 7" where 7 is no label: the option's own text.
+        # A label that names nothing and matches no option stays, so answer_letter says so.
+        same = [i for i, o in enumerate(opts) if o.casefold() == answer_text.strip().rstrip(".").casefold()]
+        answer_label = LETTERS[same[0]] if len(same) == 1 else answer_label
     return ParsedQuestion(stem, tuple(opts), tuple(labels), answer_label)
+
+
+def _names_an_option(label: str, labels: list[str], n: int) -> bool:
+    norm = label.strip().rstrip(".)").lstrip("(")
+    return (any(lab.lower() == norm.lower() for lab in labels)
+            or norm.upper() in LETTERS[:n] or (norm.isdigit() and 1 <= int(norm) <= n))
 
 
 def answer_letter(parsed: ParsedQuestion, label: str | None) -> str | None:

@@ -228,3 +228,39 @@ def test_answer_line_in_words_is_not_read_as_a_label():
     q = parse_pasted("What is the unit of life?\n- an atom\n- a cell\nAnswer: I am not sure")
     assert q.options == ("an atom", "a cell")
     assert q.answer is None
+
+
+@pytest.mark.parametrize("text", [
+    "Which is prime?\nA - 4\nB - 6\nC - 7\nD - 9",
+    "Which is prime?\n[A] 4\n[B] 6\n[C] 7\n[D] 9",
+    "Which is prime?\nA)4\nB)6\nC)7\nD)9",
+    "Which is prime?\nA\uff09 4\nB\uff09 6\nC\uff09 7\nD\uff09 9",
+    "Which is prime?\n\u25cb 4\n\u25cb 6\n\u25cb 7\n\u25cb 9",
+    "Question 3\nNot yet answered\nMarked out of 1.00\nFlag question\nQuestion text\nWhich is prime?\n"
+    "Select one:\na.\n4\nb.\n6\nc.\n7\nd.\n9",
+    "Question 3 (2 points)\nWhich is prime?\nA) 4\nB) 6\nC) 7\nD) 9",
+    "Question 3 (2 points) Which is prime? A) 4 B) 6 C) 7 D) 9",
+], ids=["dash", "brackets", "no-space", "full-width", "circles", "moodle-page", "points-line", "points-inline"])
+def test_layouts_copied_from_lms_pages_and_pdfs(text):
+    q = parse_pasted(text)
+    assert q.stem == "Which is prime?" and q.options == ("4", "6", "7", "9")
+
+
+@pytest.mark.parametrize("tail", [
+    "Answer: C", "Answer: 7", "Answer: C\nExplanation: 7 has no divisors but 1 and itself.",
+    "Your answer is incorrect.\nThe correct answer is: 7", "Correct answer: C\nFeedback: see lecture 2",
+])
+def test_an_answer_key_after_the_options_is_read_not_glued_to_the_last_option(tail):
+    q = parse_pasted("Which is prime?\nA) 4\nB) 6\nC) 7\nD) 9\n" + tail)
+    assert q.options == ("4", "6", "7", "9") and q.answer == "C"
+    inline = parse_pasted("Which is prime? A) 4 B) 6 C) 7 D) 9 Answer: C")
+    assert inline.options == ("4", "6", "7", "9") and inline.answer == "C"
+
+
+def test_unlabelled_true_false_and_a_stem_that_mentions_labels():
+    tf = parse_pasted("The sample mean is unbiased.\nSelect one:\nTrue\nFalse")
+    assert tf.stem == "The sample mean is unbiased." and tf.options == ("True", "False")
+    plans = parse_pasted("In plan A) we invest, in plan B) we wait. Which is riskier? A) plan A B) plan B C) both")
+    assert plans.stem.endswith("Which is riskier?") and plans.options == ("plan A", "plan B", "both")
+    wrapped = parse_pasted("Which holds?\nA) The\nanswer is undefined\nB) 2")
+    assert wrapped.options == ("The\nanswer is undefined", "2")
