@@ -121,3 +121,18 @@ async def test_typing_into_the_editor_updates_the_preview(make_app):
         await pilot.press("ctrl+l")
         await pilot.pause(0.05)
         assert app.screen.query_one("#paste", TextArea).text == ""
+
+
+async def test_the_preview_shows_every_option_of_a_long_question(make_app):
+    """With a 4-line stem and 6 options the preview was cut at 10 rows: option F was missing
+    and the student thought it was not detected."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3")
+        await settle(app, pilot)
+        stem = "Consider a Markov chain.\nIt has 3 states.\nIt is irreducible.\nIt is aperiodic.\nWhich holds?"
+        await paste(app, pilot, stem + "\n" + "\n".join(f"{l}) option {l}" for l in "ABCDEF"))
+        widget = app.screen.query_one("#preview", Static)
+        assert "F. option F" in preview(app)
+        assert widget.region.height >= len(str(widget.render()).splitlines())

@@ -71,9 +71,14 @@ class AskScreen(Screen):
                 q = self.question
                 out = Text("Detected ", style="green")
                 out.append(f"{len(q.options)} options", style="bold green")
-                out.append(f"\nStem: {render_math(q.stem)[:300]}\n")
+                # Every option always shows (a missing one reads as "not detected"): the stem
+                # is cut to 3 lines and each option to its first line instead.
+                stem_lines = render_math(q.stem).split("\n")
+                stem = "\n      ".join(line[:200] for line in stem_lines[:3])
+                out.append(f"\nStem: {stem}{' …' if len(stem_lines) > 3 else ''}\n")
                 for letter, option in zip(q.letters, q.options):
-                    out.append(f"  {letter}. {render_math(option)[:120]}\n")
+                    first, *more = render_math(option).split("\n")
+                    out.append(f"  {letter}. {first[:120]}{' …' if more or len(first) > 120 else ''}\n")
                 preview.update(out)
         self.query_one("#ask-button", Button).disabled = self.question is None
 
