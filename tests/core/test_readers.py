@@ -184,3 +184,12 @@ def test_questions_that_share_an_id_are_told_apart_or_left_out_as_duplicates(tmp
     assert len({q.id for q in load.questions}) == 2
     assert load.questions[0].id == load.questions[0].content_id()  # the first keeps its id: history stays
     assert [(s.line, s.kind) for s in load.skipped] == [(4, "duplicate question")]
+
+
+def test_csv_with_a_gap_in_its_options_is_refused_and_headers_take_any_case(tmp_path):
+    """Dropping an empty middle cell moved "3" from C to B, and the key C onto "4"."""
+    path = tmp_path / "bank.csv"
+    path.write_text("Question,A,B,C,D,Answer\nGap,1,,3,4,C\nThree,x,y,z,,B\n", encoding="utf-8")
+    load = read_bank(path)
+    assert [(q.stem, q.options, q.answer) for q in load.questions] == [("Three", ("x", "y", "z"), "B")]
+    assert [(s.line, s.reason) for s in load.skipped] == [(2, "option B is empty but a later option is not")]

@@ -80,7 +80,9 @@ def read_csv(path: Path, strict: bool = False) -> BankLoad:
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)
-            cols = [c.strip() for c in (reader.fieldnames or [])]
+            # Header names in any case ("Question,Answer,A,B"): spreadsheets capitalise them.
+            reader.fieldnames = [_column_name(c) for c in (reader.fieldnames or [])]
+            cols = reader.fieldnames
             if "question" not in cols or "answer" not in cols:
                 raise InputError("CSV needs 'question' and 'answer' columns", where=f"{path}:1")
             option_cols = [c for c in LETTERS if c in cols]
@@ -93,7 +95,15 @@ def read_csv(path: Path, strict: bool = False) -> BankLoad:
                     if "choices" in row:
                         choices = [c.strip() for c in row["choices"].split("||")]
                     else:
-                        choices = [row[c].strip() for c in option_cols if row.get(c, "").strip()]
+                        cells = [row.get(c, "").strip() for c in option_cols]
+                        while cells and not cells[-1]:
+                            cells.pop()  # a 3-option row in a bank with columns A-D
+                        if "" in cells:
+                            # Dropping the gap would shift the later options onto other
+                            # letters, and the answer key with them.
+                            gap = option_cols[cells.index("")]
+                            raise InputError(f"option {gap} is empty but a later option is not")
+                        choices = cells
                     rec = {"question": row["question"], "choices": choices,
                            "answer": row["answer"], "subject": row.get("subject", ""),
                            "explanation": row.get("explanation", ""), "id": row.get("id", "")}
@@ -107,6 +117,12 @@ def read_csv(path: Path, strict: bool = False) -> BankLoad:
     except csv.Error as exc:  # NUL bytes, an oversized field: the file itself is broken here
         raise InputError(f"malformed CSV ({one_line(exc)})", where=f"{path}:{end_of_previous + 1}") from None
     return out
+
+
+def _column_name(name: str | None) -> str:
+    """"Question" -> "question", "a" -> "A" (option columns are letters), others lowercased."""
+    name = (name or "").strip()
+    return name.upper() if len(name) == 1 and name.upper() in LETTERS else name.lower()
 
 
 def mcq_to_seed_record(q: MCQ) -> dict[str, Any]:
