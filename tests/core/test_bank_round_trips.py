@@ -166,3 +166,16 @@ def test_questions_without_an_answer_are_not_written_as_gift():
     pasted = MCQ("Which?", ("a", "b"), None)
     text, left_out = write_gift([pasted, MCQ("Sure?", ("True", "False"), "A")])
     assert [q for q, _ in left_out] == [pasted] and "Which?" not in text and "{TRUE}" in text
+
+
+def test_gift_export_keeps_texts_that_look_like_gift_syntax(tmp_path):
+    """A stem starting with "//" read as a comment, an option starting with "%5%" as a weight;
+    an option with "->" makes Moodle read a matching question, so it is left out, saying why."""
+    kept = [MCQ("// is this a comment?", ("yes", "no"), "B"), MCQ("Share?", ("%5% of the mass", "10%"), "A"),
+            MCQ("Other share?", ("half", "%5% of it"), "A")]
+    arrow = MCQ("Contrapositive of p -> q?", ("not q -> not p", "q -> p"), "A")
+    text, left_out = write_gift(kept + [arrow])
+    assert [(q, why) for q, why in left_out] == [(arrow, "an option contains '->', which GIFT reads as a matching question")]
+    path = tmp_path / "export.gift"
+    path.write_text(text, encoding="utf-8")
+    same(read_bank(path, strict=True).questions, kept)

@@ -3,7 +3,8 @@
 Text is escaped (``~ = # { } : \\`` and line breaks as ``\\n``); a text that would otherwise
 be taken for HTML or start with a ``[format]`` tag is marked ``[plain]``. The topic becomes a
 ``$CATEGORY:`` line, the explanation the general feedback (``####``), and each question is
-preceded by ``// id: <id>`` so its answer history follows it.
+preceded by ``// id: <id>`` so its answer history follows it. An option with ``->`` cannot be
+written (Moodle would read a matching question) and is left out with that reason.
 """
 
 from __future__ import annotations
@@ -23,8 +24,18 @@ def escape(text: str) -> str:
 
 
 def gift_text(text: str) -> str:
-    plain = looks_like_html(text) or bool(FORMAT_TAG.match(text))
+    # "[plain]" also keeps a text that starts with "//" from being read as a comment line.
+    plain = looks_like_html(text) or bool(FORMAT_TAG.match(text)) or text.strip().startswith("//")
     return ("[plain]" if plain else "") + escape(text)
+
+
+def answer_text(mark: str, text: str) -> str:
+    """``=text`` / ``~text``; a text that starts like a weight ("%5% of the mass") gets an
+    explicit one first, so GIFT readers (Moodle's and ours) keep it as text."""
+    body = gift_text(text)
+    if body.startswith("%"):
+        return ("~%100%" if mark == "=" else "~%0%") + body
+    return mark + body
 
 
 def question_to_gift(q: MCQ) -> str:
@@ -36,7 +47,7 @@ def question_to_gift(q: MCQ) -> str:
         return "\n".join(lines)
     lines.append(f"{gift_text(q.stem)} {{")
     for letter, option in zip(q.letters, q.options):
-        lines.append(f"    {'=' if letter == q.answer else '~'}{gift_text(option)}")
+        lines.append(f"    {answer_text('=' if letter == q.answer else '~', option)}")
     if q.explanation:
         lines.append(f"    ####{gift_text(q.explanation)}")
     lines.append("}")
@@ -51,6 +62,11 @@ def write_gift(questions: Iterable[MCQ]) -> tuple[str, list[tuple[MCQ, str]]]:
     for q in questions:
         if q.answer is None:
             left_out.append((q, "no known answer: GIFT needs the right option"))
+            continue
+        if q.options != TRUE_FALSE and any("->" in o for o in q.options):
+            # Moodle reads any answer block holding both "=" and "->" as a matching question,
+            # and GIFT has no escape for "->": export these as CSV or apkg instead.
+            left_out.append((q, "an option contains '->', which GIFT reads as a matching question"))
             continue
         if q.subject != topic:
             topic = q.subject
