@@ -17,13 +17,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-BRACKET = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-LOCATION = re.compile(r"\((?:[^()\s]+\.[A-Za-z0-9]{1,5}(?::\d+(?:-\d+)?| p\.\s?\d+))\)")
+# Counted on their own terms (not the guard's patterns), as a reader would see a citation:
+# [4], [1, 5], [2-4], [Source 4]; and a copied location, spaces in the path included.
+BRACKET = re.compile(r"\[\s*(?:(?:sources?|passages?|notes?|refs?)\.?\s*)?(\d+(?:\s*(?:[,;\-\u2013]|and)\s*\d+)*)\s*\]",
+                     re.IGNORECASE)
+LOCATION = re.compile(r"\((?:[^()\n]{0,120}?\.[A-Za-z0-9]{1,5}(?::\d+(?:-\d+)?| p\.\s?\d+))\)")
+
+
+def cited(inner: str) -> list[int]:
+    numbers = []
+    for part in re.split(r"\s*(?:[,;]|and)\s*", inner):
+        ends = [int(x) for x in re.split(r"\s*[-\u2013]\s*", part) if x]
+        numbers.extend(range(ends[0], ends[-1] + 1) if len(ends) == 2 else ends)
+    return numbers
 
 
 def invented(text: str, n_sources: int) -> int:
-    bad = sum(1 for m in BRACKET.finditer(text) for x in re.split(r"[,;]", m.group(1))
-              if not 1 <= int(x) <= n_sources)
+    bad = sum(1 for m in BRACKET.finditer(text) for x in cited(m.group(1)) if not 1 <= x <= n_sources)
     return bad + len(LOCATION.findall(text))
 
 
@@ -48,7 +58,7 @@ def main() -> int:
         build_index(default_notes_dir(), Path(home), warn=lambda m: print(f"warning: {m}", file=sys.stderr))
         retriever = open_retriever(Path(home))
         engine = open_engine(args.model)
-        raw_bad = shown_bad = stopped = with_notes = raw_with_bad = 0
+        raw_bad = shown_bad = stopped = looped = with_notes = raw_with_bad = 0
         try:
             for i, q in enumerate(questions, 1):
                 notes = notes_for_question(retriever, q, k=3, n_ctx=engine.n_ctx,
@@ -61,16 +71,18 @@ def main() -> int:
                 raw_bad += n_raw
                 raw_with_bad += n_raw > 0
                 shown_bad += n_shown
-                stopped += guard.stopped
+                stopped += guard.contradiction is not None
+                looped += guard.looping
                 with_notes += bool(notes.passages)
                 print(f"{i:3} {q.id:12} sources={len(notes.passages)} invented raw={n_raw} shown={n_shown}"
-                      f"{' STOPPED (argued for ' + guard.contradiction + ')' if guard.stopped else ''}")
+                      f"{' STOPPED (argued for ' + guard.contradiction + ')' if guard.contradiction else ''}"
+                      f"{' LOOPED (cut)' if guard.looping else ''}")
         finally:
             engine.close()
     n = len(questions)
     print(f"\n{n} explanations, {with_notes} with notes: invented citations in the model's text {raw_bad} "
           f"(in {raw_with_bad} explanations), shown to the student {shown_bad}; "
-          f"{stopped} stopped for arguing against the pick")
+          f"{stopped} stopped for arguing against the pick, {looped} cut for repeating themselves")
     return 0
 
 

@@ -116,17 +116,21 @@ class ExplanationGuard:
     # --- loops ----------------------------------------------------------------------------
     def _unless_looping(self, out: str) -> str:
         """A small model at low temperature can fall into a loop (the stem again, the same
-        sentence again) until the token limit: once the last _LOOP_CHARS shown characters
-        already appeared, the rest is noise, so stop there."""
+        sentence again) until the token limit: once _LOOP_CHARS characters repeat verbatim,
+        the rest is noise, so the text stops where the repeat began."""
         if not out or self.stopped:
             return out
+        start = len(self._shown)
         self._shown += out
-        tail = self._shown[-_LOOP_CHARS:]
-        if len(tail) < _LOOP_CHARS or self._shown.find(tail, 0, len(self._shown) - _LOOP_CHARS) == -1:
-            return out
-        self.looping = True
-        keep = len(out) - _LOOP_CHARS
-        return (out[:keep] if keep > 0 else "") + " \u2026"
+        # Each new end position is checked once, so a whole text fed at once (guard_text)
+        # and a stream of tokens stop at the same place.
+        for end in range(max(start + 1, 2 * _LOOP_CHARS), len(self._shown) + 1):
+            begin = end - _LOOP_CHARS
+            if self._shown.find(self._shown[begin:end], 0, begin) != -1:
+                self.looping = True
+                self._shown = self._shown[:begin]
+                return out[:max(0, begin - start)].rstrip() + " \u2026"
+        return out
 
     # --- the opening ----------------------------------------------------------------------
     def _decide_opening(self, *, final: bool) -> bool:
