@@ -98,3 +98,34 @@ async def test_benchmark_of_the_loaded_model_shows_in_the_table(make_app, tmp_pa
         row = app.screen.query_one(DataTable).get_row_at(0)
         assert row[1] == "gemma3-270m-q4_k_m" and row[7] == f"{right / len(questions):.0%}"
         assert f"{right}/{len(questions)} right" in str(app.screen.query_one("#bench-state", Static).render())
+
+
+async def test_the_benchmark_shows_its_progress_and_a_stop_says_how_far_it_got(make_app):
+    """The status text took the whole row and squeezed the progress bar out of sight."""
+    import threading
+
+    from fakes import FakeEngine
+    from textual.widgets import ProgressBar
+
+    release = threading.Event()
+
+    class Slow(FakeEngine):
+        def score(self, q, passages=(), method=None):
+            release.wait(5)
+            return super().score(q, passages, method)
+
+    app = make_app(engine=Slow())
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4")
+        await settle(app, pilot)
+        await pilot.press("ctrl+b")
+        await pilot.pause(0.3)
+        bar = app.screen.query_one("#bench-progress", ProgressBar).region
+        assert bar.width >= 20 and bar.right <= app.screen.size.width, bar  # on screen, not pushed off it
+        release.set()
+        await pilot.pause(0.05)
+        await pilot.press("ctrl+b")  # stop
+        await settle(app, pilot, 0.2)
+        state = str(app.screen.query_one("#bench-state", Static).render())
+        assert "right so far; not saved" in state or "right (" in state  # stopped, or it had already finished

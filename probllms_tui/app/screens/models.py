@@ -261,7 +261,8 @@ class ModelsScreen(Screen):
         elapsed = time.perf_counter() - t0
         if done < len(questions):
             why = "stopped" if worker.is_cancelled else app.models.problem()
-            app.from_thread(self._bench_done, f"Benchmark {why} after {done} questions")
+            so_far = f" ({correct}/{done} right so far; not saved)" if done else ""
+            app.from_thread(self._bench_done, f"Benchmark {why} after {done} questions{so_far}")
             return
         figures = {"accuracy": correct / done, "seconds_per_question": elapsed / done,
                    "questions": done, "bank": "current bank"}
