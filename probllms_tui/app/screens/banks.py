@@ -89,6 +89,21 @@ def _deferred_bank_read(app: ProbLLMsApp, path: Path, loaded) -> None:
     app.notify(f"Opened {path.name}: {len(entry.ids)} questions", timeout=5)
 
 
+class PathInput(Input):
+    """An Input where Tab completes the suggested path, as a shell does (→ does too); with
+    nothing to complete, Tab moves focus as everywhere else."""
+
+    BINDINGS = [Binding("tab", "complete", "Complete", show=False)]
+
+    def action_complete(self) -> None:
+        suggestion = self._suggestion  # Textual keeps the shown suggestion here
+        if suggestion and len(suggestion) > len(self.value) and suggestion.startswith(self.value):
+            self.value = suggestion
+            self.cursor_position = len(suggestion)
+        else:
+            self.screen.focus_next()
+
+
 class BanksScreen(ModalScreen):
     BINDINGS = [Binding("escape", "dismiss", "Close"),
                 Binding("delete", "forget", "Forget bank")]
@@ -103,7 +118,7 @@ class BanksScreen(ModalScreen):
         with Vertical(id="banks-dialog", classes="dialog"):
             yield Static("Question banks  (Enter opens, Tab/→ completes, Delete forgets, Esc closes)",
                          classes="title")
-            yield Input(placeholder="path to a bank: .xml .gift .aiken .txt .apkg .tsv .jsonl .csv",
+            yield PathInput(placeholder="path to a bank: .xml .gift .aiken .txt .apkg .tsv .jsonl .csv",
                         suggester=PathSuggester(), id="bank-path")
             yield DataTable(id="bank-table", cursor_type="row")
             yield Static("", id="bank-status")
