@@ -193,3 +193,13 @@ def test_csv_with_a_gap_in_its_options_is_refused_and_headers_take_any_case(tmp_
     load = read_bank(path)
     assert [(q.stem, q.options, q.answer) for q in load.questions] == [("Three", ("x", "y", "z"), "B")]
     assert [(s.line, s.reason) for s in load.skipped] == [(2, "option B is empty but a later option is not")]
+
+
+def test_a_txt_aiken_bank_with_lowercase_answer_lines_and_moodle_top_categories(tmp_path):
+    aiken = tmp_path / "quiz.txt"
+    aiken.write_text("Which is prime?\nA) 4\nB) 7\nAnswer: B\n\nWhich is even?\nA) 3\nB) 8\nAnswer: B\n", encoding="utf-8")
+    assert [q.answer for q in read_bank(aiken).questions] == ["B", "B"]
+    from probllms_tui.core.readers.moodle_xml import topic_from_category
+
+    assert topic_from_category("$course$/Top/Linear Algebra") == "Linear Algebra"
+    assert topic_from_category("$course$/top/Optics") == "Optics"

@@ -80,4 +80,5 @@ def read_aiken(path: Path, strict: bool = False) -> BankLoad:
 
 def looks_like_aiken(text: str) -> int:
     """How many ``ANSWER: X`` lines the text has."""
-    return len(re.findall(r"^\s*ANSWER:\s*[A-Za-z]\s*$", text, re.MULTILINE))
+    # Any case, as the reader itself accepts ("Answer: B" in a .txt was refused as unknown).
+    return len(re.findall(r"^\s*ANSWER:\s*[A-Za-z]\s*$", text, re.MULTILINE | re.IGNORECASE))

@@ -99,7 +99,7 @@ def topic_from_category(path: str) -> str:
     parts = [p.strip() for p in parts if p.strip()]
     if parts and parts[0].startswith("$") and parts[0].endswith("$"):
         parts = parts[1:]  # $course$, $system$, $module$, $cat1$...: where it lived, not what it is
-    if parts and parts[0] == "top":
+    if parts and parts[0].lower() == "top":  # Moodle writes "top" or "Top" by version
         parts = parts[1:]
     return "/".join(parts)
 
