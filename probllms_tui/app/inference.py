@@ -39,6 +39,7 @@ class Done:
     tokens: int
     tokens_per_s: float
     stopped: bool
+    cut: bool = False  # ended at the length limit, mid-sentence: the panel says so
 
 
 def retrieve(retriever: Any, q: MCQ, settings: Settings, engine: Engine) -> QuestionNotes:
@@ -81,4 +82,4 @@ def answer(engine: Engine, q: MCQ, notes: QuestionNotes, settings: Settings, *,
     pending.append(guard.flush())
     if any(pending):
         emit(Piece("".join(pending), n, tps))
-    emit(Done(n, tps, should_stop()))
+    emit(Done(n, tps, should_stop(), cut=n >= settings.max_tokens and not guard.stopped))

@@ -109,14 +109,18 @@ def explain_answer(engine, q, pick: str, passages, max_tokens: int, stream_to: I
     pieces: list[str] = []
     if stream_to is not None:
         stream_to.write(f"\n{explanation_heading(band)}:")
+    tokens = 0
     for raw in engine.stream_explanation(q, pick, passages, max_tokens=max_tokens,
                                          should_stop=lambda: guard.stopped):
+        tokens += 1
         piece = guard.feed(raw)
         pieces.append(piece)
         if stream_to is not None and piece:
             stream_to.write(piece)
             stream_to.flush()
     tail = guard.flush()
+    if tokens >= max_tokens and not guard.stopped:
+        tail += " \u2026 (length limit: --max-tokens)"  # it ends mid-sentence: say so
     pieces.append(tail)
     if stream_to is not None:
         stream_to.write(tail + "\n")

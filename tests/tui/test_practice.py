@@ -200,3 +200,19 @@ async def test_a_short_answer_leaves_no_blank_rows_above_the_question(make_app):
         await pilot.press("n")
         await settle(app, pilot, 0.2)
         assert main.scroll_y >= 0 and app.screen.query_one("#question").region.y == top
+
+
+async def test_an_explanation_cut_by_the_length_limit_says_so(make_app):
+    long = [f"w{i} " for i in range(2000)]  # never-repeating text longer than any limit
+    app = make_app(engine=FakeEngine(pieces=long))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot, 0.2)
+        assert markdown_of(app, "#explanation").rstrip().endswith("*(length limit: Models screen, max tokens)*")
+    short = make_app(engine=FakeEngine())
+    async with short.run_test(size=(100, 30)) as pilot:
+        await settle(short, pilot)
+        await pilot.press("c")
+        await settle(short, pilot, 0.2)
+        assert "length limit" not in markdown_of(short, "#explanation")

@@ -28,6 +28,11 @@ from probllms_tui.core.errors import ProbLLMsError, one_line
 from probllms_tui.core.mcq import MCQ
 
 
+# An explanation that reached the length limit ends mid-sentence (maybe inside "**bold"):
+# say so rather than leave the student guessing whether something is missing.
+CUT_NOTE = " \u2026 *(length limit: Models screen, max tokens)*"
+
+
 def pick_line(r, n_options: int) -> str:
     """How the pick is announced: never a bold pick for a guess, never a bare number for an
     uncalibrated model (its percentages were not measured to mean anything)."""
@@ -216,6 +221,8 @@ class AnswerPanel(Vertical):
             await self._stream.write(self._math.flush())
             if done.stopped:
                 await self._stream.write(" *(stopped)*")
+            elif done.cut:
+                await self._stream.write(CUT_NOTE)
         await self._close_stream()
         if done.tokens > 1:
             probllms_app(self).tokens_per_s = done.tokens_per_s
