@@ -136,3 +136,12 @@ async def test_the_preview_shows_every_option_of_a_long_question(make_app):
         widget = app.screen.query_one("#preview", Static)
         assert "F. option F" in preview(app)
         assert widget.region.height >= len(str(widget.render()).splitlines())
+
+
+async def test_no_empty_evidence_bar_before_the_first_answer(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3")
+        await settle(app, pilot)
+        assert not app.screen.query_one("#evidence", Static).display

@@ -100,7 +100,9 @@ class AnswerPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="pick")
         yield ProbabilityBars(id="bars")
-        yield Static("", id="evidence")
+        evidence = Static("", id="evidence")
+        evidence.display = False  # its border would show as a stray bar before any answer
+        yield evidence
         yield Markdown("", id="explanation")
         yield Static("", id="sources")
 
