@@ -29,36 +29,41 @@ import re
 from collections.abc import Sequence
 
 # A citation marker the prompt layout invites: [3], [1, 2], [1-3], [Source 2]; [1][2] are
-# handled one by one. Small models write the ranges and the "Source" word too.
+# handled one by one. Small models write the ranges and the "Source" word too. A bracket
+# followed by a regex or math operator ("[0-9]*", "[1-9]+") is prose, not a citation.
 _BRACKET = re.compile(r"(\s?)\[\s*((?:(?:sources?|passages?|notes?|refs?)\.?\s*)?"
-                      r"\d+(?:\s*(?:[,;\-\u2013\u2014]|and)\s*\d+)*)\s*\]", re.IGNORECASE)
+                      r"\d+(?:\s*(?:[,;\-\u2013\u2014]|and)\s*\d+)*)\s*\](?![*+?{\[])", re.IGNORECASE)
 # A copied location marker: "(notes/x.md:12-30)", "(x.md:3)", "(slides.pdf p.4)", and paths
-# with spaces ("(notes/B+ trees.md:3-7)"), which student folders are full of.
-_LOCATION = re.compile(r"\s?\((?:[^()\n]{0,120}?\.[A-Za-z0-9]{1,5}(?::\d+(?:-\d+)?| p\.\s?\d+))\)")
+# with spaces ("(notes/B+ trees.md:3-7)"), which student folders are full of. Only the note
+# suffixes the index reads count, so "(see Figure 2.1 p. 3)" and "(1.5:1)" are prose.
+_LOCATION = re.compile(r"\s?\((?:[^()\n]{0,120}?\.(?i:md|markdown|txt|text|tex|pdf)(?::\d+(?:-\d+)?| p\.\s?\d+))\)")
+# An answer letter is a capital: "the answer is a heap" names no option.
+_LETTER = r"(?-i:([A-J]))"
 # How an explanation opens when it names an answer: "B.", "B)", "(B)", "Answer: B",
 # "The answer is B", "The correct answer is (B)", "Option B.", "B is correct".
 _OPENING_ANSWER = (
     # "The correct answer is (B)", "Answer: B", "The best option is B": the words say it is the
     # answer ("Option A is wrong" does not).
-    re.compile(r"^\W*(?:the\s+)?(?:(?:correct|right|best)\s+(?:answer|option|choice)|answer)\s*(?:is\b|:)?\W*([A-J])\b",
-               re.IGNORECASE),
+    re.compile(r"^\W*(?:the\s+)?(?:(?:correct|right|best)\s+(?:answer|option|choice)|answer)\s*(?:is\b|:)?\W*"
+               + _LETTER + r"\b", re.IGNORECASE),
     # "Option C.", "Choice (C):", "Option C is correct" ("Option A is wrong" is prose).
-    re.compile(r"^\W*(?:option|choice)\s*\(?([A-J])\)?\**\s*(?:[.):,]|$|is\s+(?:the\s+)?(?:correct|right|true|best|answer))",
-               re.IGNORECASE),
+    re.compile(r"^\W*(?:option|choice)\s*\(?" + _LETTER
+               + r"\)?\**\s*(?:[.):,]|$|is\s+(?:the\s+)?(?:correct|right|true|best|answer))", re.IGNORECASE),
     # "B.", "(B)", "**B** is correct": a bare letter, then answer punctuation or words that
     # call it the answer (so "A heap ..." and "C is wrong; B is right" are not read as C).
     re.compile(r"^\W*\(?([A-J])\)?\**\s*(?:[.):,]|$|(?i:is\s+(?:the\s+)?(?:correct|right|true|best|answer)))"),
 )
 # Later in the text, only the unambiguous phrase counts: "Therefore, the correct answer is C."
-_LATER_ANSWER = re.compile(r"\b(?:(?:so|thus|hence|therefore),?\s+)?(?:the\s+)?(?:correct|right)\s+(?:answer|option|choice)\s+(?:is|would\s+be|must\s+be)\s*:?\s*"
-                           r"\(?\**([A-J])\b(?![\w'])", re.IGNORECASE)
-# The start of that phrase, held back until its letter arrives.
+_LATER_ANSWER = re.compile(r"\b(?:(?:so|thus|hence|therefore),?\s+)?(?:the\s+)?(?:correct|right)\s+(?:answer|option|choice)"
+                           r"\s+(?:is|would\s+be|must\s+be)\s*:?\s*\(?\**" + _LETTER + r"(?![\w'])", re.IGNORECASE)
+# The start of that phrase, held back until its letter arrives and the character after it
+# ("is D" may go on as "is Dijkstra").
 _LATER_ANSWER_START = re.compile(r"\b(?:the|(?:the\s+)?(?:correct|right)(?:\s+(?:answer|option|choice)(?:\s+(?:is|would\s+be|must\s+be)"
-                                 r"(?:\s*:?\s*\(?\**)?)?)?)\s*$", re.IGNORECASE)
+                                 r"(?:\s*:?\s*\(?\**(?-i:[A-J])?)?)?)?)\s*$", re.IGNORECASE)
 # Hold back at most this many characters waiting for a bracket to close: a real citation is
 # short, and a lone "[" in prose must not swallow the rest of the explanation.
 _MAX_PENDING = 96
-# This many characters shown twice, verbatim, is a loop, not an explanation.
+# This many characters shown three times, verbatim, is a loop, not an explanation.
 _LOOP_CHARS = 64
 # Decide the opening after this many characters (or at the first sentence end).
 _OPENING_CHARS = 48
@@ -116,17 +121,18 @@ class ExplanationGuard:
     # --- loops ----------------------------------------------------------------------------
     def _unless_looping(self, out: str) -> str:
         """A small model at low temperature can fall into a loop (the stem again, the same
-        sentence again) until the token limit: once _LOOP_CHARS characters repeat verbatim,
-        the rest is noise, so the text stops where the repeat began."""
+        sentence again) until the token limit. Once a stretch of _LOOP_CHARS characters has
+        been shown twice before, it is a loop, not a quote or a matrix written twice, and the
+        text stops where this third copy began."""
         if not out or self.stopped:
             return out
         start = len(self._shown)
         self._shown += out
         # Each new end position is checked once, so a whole text fed at once (guard_text)
         # and a stream of tokens stop at the same place.
-        for end in range(max(start + 1, 2 * _LOOP_CHARS), len(self._shown) + 1):
+        for end in range(max(start + 1, 3 * _LOOP_CHARS), len(self._shown) + 1):
             begin = end - _LOOP_CHARS
-            if self._shown.find(self._shown[begin:end], 0, begin) != -1:
+            if self._shown.count(self._shown[begin:end], 0, begin) >= 2:
                 self.looping = True
                 self._shown = self._shown[:begin]
                 return out[:max(0, begin - start)].rstrip() + " \u2026"
@@ -186,10 +192,14 @@ class ExplanationGuard:
     def _check_bracket(self, m: re.Match) -> str:
         space, inner = m.group(1), m.group(2)
         numbers = _cited_numbers(inner)
+        if 0 in numbers:  # sources are numbered from 1: "[0]", "[0-9]" are prose (an index, a range)
+            return m.group(0)
         valid = [n for n in numbers if 1 <= n <= self.n_sources]
         if len(valid) == len(numbers):
             return m.group(0)
         self.removed.append(m.group(0).strip())
+        if re.search(r"\d\s*[-\u2013\u2014]\s*\d", inner):
+            return ""  # a range reaching past the sources is dropped whole, never rewritten
         return f"{space}[{', '.join(str(n) for n in valid)}]" if valid else ""
 
 
