@@ -41,7 +41,7 @@ _EXAM_NUMBER = re.compile(r"^\s*\d{1,3}[.)]\s+(?=\S)")
 _QUESTION_PREFIX = re.compile(r"^\s*(?:question|q)\s*(?:\d+)?\s*[:.)]\s*", re.IGNORECASE)
 # "Question 3 (2 points)", "Question 12", "Q3 [4 marks]" as a line or before the stem.
 _QUESTION_HEADING = re.compile(r"^\s*(?:question|q)\s*\d+\s*(?:[(\[][^()\[\]\n]{0,30}(?:points?|pts|marks?)[)\]])?"
-                               r"\s*(?:[:.)]\s*|$|(?=[A-Z]))", re.IGNORECASE)
+                               r"\s*(?:[:.)]\s*|$|(?=(?-i:[A-Z])))", re.IGNORECASE)
 # What a Moodle quiz page adds around the question when it is copied whole.
 _LMS_CHROME = re.compile(r"^\s*(?:not yet answered|answer saved|not answered|complete|incorrect|correct|"
                          r"partially correct|marked out of [\d.,]+|mark [\d.,]+ out of [\d.,]+|"
@@ -52,7 +52,8 @@ _TRAILER_START = re.compile(r"^\s*(?:(?:correct\s+answer|answer|solution|explana
                             r"your answer is\b|the correct answers? (?:is|are)\b)", re.IGNORECASE)
 _CORRECT_IS = re.compile(r"^\s*the correct answer is\s*:?\s*(.*?)\s*\.?\s*$", re.IGNORECASE)
 # "... D) 9 Answer: C" on the options' own line.
-_INLINE_ANSWER = re.compile(r"(?<=\S)\s+((?:correct\s+)?answer\s*:.*)$", re.IGNORECASE)
+# Written as a key writes it ("Answer: C", "Correct answer: 7"), so "C) The answer: 42" is text.
+_INLINE_ANSWER = re.compile(r"(?<=\S)\s+((?:Correct\s+answer|Answer|ANSWER)\s*:.*)$")
 _ANSWER_LINE = re.compile(r"^\s*(?:correct\s+answer|answer|solution)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 # What follows "Answer:" when it names a label: "B", "(b)", "3.", "C) 7" (option text repeated).
 # "Answer: a cell" is not label "a": a bare label must end the line or carry "." / ")".
@@ -108,7 +109,8 @@ def _prepare(lines: list[str]) -> list[str]:
                 out.append(f"{line.strip()} {lines[j].strip()}")
                 i = j + 1
                 continue
-        m = _INLINE_ANSWER.search(line)
+        last = not any(rest.strip() for rest in lines[i + 1:])
+        m = _INLINE_ANSWER.search(line) if last else None
         if m and (_option_label(line) or _split_inline(line[:m.start()])):
             out.extend([line[:m.start()], m.group(1)])
         else:
@@ -142,7 +144,10 @@ def _option_label(line: str) -> tuple[str, str, str] | None:
     """Return (kind, label, text) if the line starts with an option label."""
     m = _LETTER_LABEL.match(line)
     if m:
-        return "letter", next(g for g in m.groups()[:5] if g), m.group(6).strip()
+        # "[A]" and "A - " also start lines of a stem ("[A] = 0.1 M", "A - every tree ..."):
+        # they are options only where no other kind of list is found.
+        kind = "weak letter" if m.group(2) or m.group(5) else "letter"
+        return kind, next(g for g in m.groups()[:5] if g), m.group(6).strip()
     m = _NUMBER_LABEL.match(line)
     if m:
         return "number", m.group(1), m.group(2).strip()
@@ -153,7 +158,7 @@ def _option_label(line: str) -> tuple[str, str, str] | None:
 
 
 def _expected(kind: str, first: str, i: int) -> str:
-    if kind == "letter":
+    if kind in ("letter", "weak letter"):
         base = LETTERS if first.isupper() else LETTERS.lower()
         return base[i] if i < len(base) else ""
     if kind == "number":
@@ -171,7 +176,7 @@ def _run_from(lines: list[str], start: int) -> tuple[list[str], list[str], int] 
     if parsed is None:
         return None
     kind, first, text = parsed
-    if kind == "letter" and first.upper() != "A":
+    if kind in ("letter", "weak letter") and first.upper() != "A":
         return None
     if kind == "number" and first not in ("0", "1"):
         return None
@@ -202,9 +207,11 @@ def _label_style(m: re.Match) -> str:
 def _split_inline(line: str) -> tuple[str, list[str], list[str]] | None:
     """Split "stem A) x B) y C) z" into stem and options when the labels run A, B, C..."""
     matches = list(_INLINE_LABEL.finditer(line))
-    # The last run that starts at "A" wins: the stem comes first and may itself mention
-    # "plan A) ... plan B)".
-    for k in range(len(matches) - 1, -1, -1):
+    # The run with the most labels wins, and of equal runs the last: the stem comes first and
+    # may itself mention "plan A) ... plan B)", while "A) Vitamin A. B) Vitamin B." holds
+    # a short "A." run inside the real one.
+    best: tuple[int, int, tuple[str, list[str], list[str]]] | None = None
+    for k in range(len(matches)):
         m = matches[k]
         label = m.group(1) or m.group(2)
         if label.upper() != "A":
@@ -222,9 +229,9 @@ def _split_inline(line: str) -> tuple[str, list[str], list[str]] | None:
         opts = [line[a.end(): (b.start() if b else len(line))].strip()
                 for a, b in zip(chosen, chosen[1:] + [None])]
         labels = [(c.group(1) or c.group(2)) for c in chosen]
-        if all(opts):
-            return stem, labels, opts
-    return None
+        if all(opts) and (best is None or len(chosen) >= best[0]):
+            best = (len(chosen), k, (stem, labels, opts))
+    return best[2] if best else None
 
 
 def parse_question_text(text: str) -> ParsedQuestion:
@@ -253,7 +260,7 @@ def parse_question_text(text: str) -> ParsedQuestion:
 
     best: tuple[int, list[str], list[str], int] | None = None
     single_option = False
-    for kind_pref in ("letter", "number", "bullet"):
+    for kind_pref in ("letter", "number", "bullet", "weak letter"):
         start = 0
         while start < len(lines):
             parsed = _option_label(lines[start])
@@ -264,7 +271,7 @@ def parse_question_text(text: str) -> ParsedQuestion:
                 best = (start, run[0], run[1], run[2])
                 start = run[2]
                 continue
-            single_option = single_option or (run is not None and kind_pref == "letter")
+            single_option = single_option or (run is not None and kind_pref in ("letter", "weak letter"))
             start += 1
         if best:
             break
@@ -321,8 +328,9 @@ def parse_question_text(text: str) -> ParsedQuestion:
 
 def _names_an_option(label: str, labels: list[str], n: int) -> bool:
     norm = label.strip().rstrip(".)").lstrip("(")
-    return (any(lab.lower() == norm.lower() for lab in labels)
-            or norm.upper() in LETTERS[:n] or (norm.isdigit() and 1 <= int(norm) <= n))
+    # A number names an option only where the options are numbered: Moodle's "The correct
+    # answer is: 2" under options a-d gives the option's text.
+    return any(lab.lower() == norm.lower() for lab in labels) or (not norm.isdigit() and norm.upper() in LETTERS[:n])
 
 
 def answer_letter(parsed: ParsedQuestion, label: str | None) -> str | None:

@@ -264,3 +264,17 @@ def test_unlabelled_true_false_and_a_stem_that_mentions_labels():
     assert plans.stem.endswith("Which is riskier?") and plans.options == ("plan A", "plan B", "both")
     wrapped = parse_pasted("Which holds?\nA) The\nanswer is undefined\nB) 2")
     assert wrapped.options == ("The\nanswer is undefined", "2")
+
+
+def test_layouts_that_look_like_labels_inside_stems_and_options():
+    vit = parse_pasted("Night blindness is caused by a deficiency of: A) Vitamin A. B) Vitamin B. C) Vitamin C. D) Vitamin D.")
+    assert vit.stem.endswith("deficiency of:") and vit.options == ("Vitamin A.", "Vitamin B.", "Vitamin C.", "Vitamin D.")
+    assert parse_pasted("Q1 is the first quartile. Which is larger?\nA) Q1\nB) Q3").stem.startswith("Q1 is")
+    conc = parse_pasted("Given:\n[A] = 0.10 M\n[B] = 0.20 M\nWhat is the order?\n1) 0\n2) 1\n3) 2")
+    assert conc.options == ("0", "1", "2") and "[A] = 0.10 M" in conc.stem
+    trees = parse_pasted("Consider:\nA - every tree is a graph\nB - every graph is a tree\nWhich holds?\n1. A only\n2. B only")
+    assert trees.options == ("A only", "B only")
+    moodle = parse_pasted("Which is prime?\na. 4\nb. 2\nc. 9\nd. 8\nYour answer is incorrect.\nThe correct answer is: 2")
+    assert moodle.answer == "B"  # Moodle names the option by its text, here a number
+    mid = parse_pasted("What is 6*7?\nA) 41\nB) 40\nC) The answer: 42\nD) 43")
+    assert mid.options == ("41", "40", "The answer: 42", "43") and mid.answer is None
