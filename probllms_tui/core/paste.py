@@ -97,9 +97,10 @@ def _prepare(lines: list[str]) -> list[str]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _LMS_CHROME.match(line):
-            i += 1
-            continue
+        heading = not any(o.strip() for o in out)  # nothing of the question kept yet
+        if heading and (_LMS_CHROME.match(line) or _QUESTION_HEADING.fullmatch(line.strip())):
+            i += 1  # Moodle's "Question 3 / Correct / Flag question" above the question only:
+            continue  # "correct" on a line of the stem itself stays
         lone = _LONE_LABEL.match(line)
         if lone:
             j = i + 1
@@ -111,7 +112,7 @@ def _prepare(lines: list[str]) -> list[str]:
                 continue
         last = not any(rest.strip() for rest in lines[i + 1:])
         m = _INLINE_ANSWER.search(line) if last else None
-        if m and (_option_label(line) or _split_inline(line[:m.start()])):
+        if m and (_option_label(line[:m.start()]) or _split_inline(line[:m.start()])):
             out.extend([line[:m.start()], m.group(1)])
         else:
             out.append(line)
@@ -123,13 +124,15 @@ def _split_trailer(lines: list[str]) -> tuple[list[str], str | None, bool]:
     """Cut the answer key and feedback after the options: (lines, answer text, found).
 
     The trailer starts at the first "Answer:" / "Explanation:" / "The correct answer is"
-    line that has an option line above it; its answer, if it names one, is kept."""
-    seen_option = False
-    for idx, line in enumerate(lines):
-        if _option_label(line) or _split_inline(line):
-            seen_option = True
-            continue
-        if seen_option and _TRAILER_START.match(line):
+    line after the last option line; its answer, if it names one, is kept."""
+    option_lines = [i for i, line in enumerate(lines) if _option_label(line) or _split_inline(line)]
+    if not option_lines:
+        return lines, None, False
+    # After the last option line only: "Explanation:" among numbered statements above the
+    # options is part of the stem.
+    for idx in range(option_lines[-1] + 1, len(lines)):
+        line = lines[idx]
+        if _TRAILER_START.match(line):
             answer = None
             for t in lines[idx:]:
                 m = _ANSWER_LINE.match(t) or _CORRECT_IS.match(t)

@@ -278,3 +278,12 @@ def test_layouts_that_look_like_labels_inside_stems_and_options():
     assert moodle.answer == "B"  # Moodle names the option by its text, here a number
     mid = parse_pasted("What is 6*7?\nA) 41\nB) 40\nC) The answer: 42\nD) 43")
     assert mid.options == ("41", "40", "The answer: 42", "43") and mid.answer is None
+
+
+def test_feedback_words_inside_the_question_stay_where_they_are():
+    stem_line = parse_pasted("Label each step:\nStep 1 is\ncorrect\nWhich step fails?\nA) 1\nB) 2")
+    assert stem_line.stem == "Label each step:\nStep 1 is\ncorrect\nWhich step fails?"
+    statements = parse_pasted("Consider:\n1. x>0\n2. y>0\nExplanation: both are needed.\nWhich is required?\n"
+                              "A) 1 only\nB) 2 only\nC) both")
+    assert statements.options == ("1 only", "2 only", "both") and "Explanation: both" in statements.stem
+    assert parse_pasted("Fill in:\nA) Answer: yes\nB) Answer: no").options == ("Answer: yes", "Answer: no")
