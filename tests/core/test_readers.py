@@ -203,3 +203,13 @@ def test_a_txt_aiken_bank_with_lowercase_answer_lines_and_moodle_top_categories(
 
     assert topic_from_category("$course$/Top/Linear Algebra") == "Linear Algebra"
     assert topic_from_category("$course$/top/Optics") == "Optics"
+
+
+def test_rows_that_share_a_written_id_are_kept_apart_not_dropped(tmp_path):
+    path = tmp_path / "bank.csv"
+    path.write_text("question,A,B,answer,id\nWhat is 2+2?,3,4,B,q1\nWhat is 3+3?,5,6,B,q1\nWhat is 2+2?,3,4,B,q1\n",
+                    encoding="utf-8")
+    load = read_bank(path)
+    assert [q.stem for q in load.questions] == ["What is 2+2?", "What is 3+3?"]
+    assert load.questions[0].id == "q1" and load.questions[1].id.startswith("q1-")
+    assert [(s.line, s.kind) for s in load.skipped] == [(4, "duplicate question")]

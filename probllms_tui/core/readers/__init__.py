@@ -19,6 +19,7 @@ that cannot be read at all raises InputError naming file:line.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -112,27 +113,31 @@ def read_bank(path: str | Path, *, strict: bool = False, embedder: TextEmbedder 
 def _settle_duplicate_ids(out: BankLoad) -> None:
     """Two questions of one file with one id: the app would show one and merge their history.
 
-    The id hashes the text a student sees, so two Moodle questions whose only difference is a
-    picture (pasted images are all called image.png) get the same one. The same question with
-    the same answer is a duplicate and is left out, counted; the same text with another
-    answer is another question and gets an id of its own (stable: it adds the answer)."""
+    A text-hashed id is shared by two Moodle questions whose only difference is a picture
+    (pasted images are all called image.png); a written id ("id" column, JSONL field) can be
+    shared by mistake. The same question (stem, options, answer) is a duplicate and is left
+    out, counted; any other is a question of its own and gets an id of its own, stable
+    across re-reads (the shared id plus a hash of what differs)."""
     first: dict[str, MCQ] = {}
     kept: list[MCQ] = []
     for q in out.questions:
         earlier = first.get(q.id)
-        if earlier is None:
-            first[q.id] = q
-            kept.append(q)
-        elif earlier.answer == q.answer:
+        if earlier is not None and _same_question(earlier, q):
             out.skip(_line_of(q), f"same question as {earlier.source or earlier.id}", "duplicate question")
-        else:
-            other = replace(q, id=f"{q.id}-{q.answer or 'x'}")
-            if other.id in first:
-                out.skip(_line_of(q), f"same question as {first[other.id].source}", "duplicate question")
+            continue
+        if earlier is not None:
+            digest = hashlib.sha1("\x00".join((q.stem, *q.options, q.answer or "")).encode()).hexdigest()[:6]
+            q = replace(q, id=f"{q.id}-{digest}")
+            if q.id in first:  # the same question again, under the shared id
+                out.skip(_line_of(q), f"same question as {first[q.id].source}", "duplicate question")
                 continue
-            first[other.id] = other
-            kept.append(other)
+        first[q.id] = q
+        kept.append(q)
     out.questions[:] = kept
+
+
+def _same_question(a: MCQ, b: MCQ) -> bool:
+    return (a.stem.strip(), a.options, a.answer) == (b.stem.strip(), b.options, b.answer)
 
 
 def _line_of(q: MCQ) -> int | str:
