@@ -230,7 +230,7 @@ def run_judge_command(*, data: Path, out: Path, model: str | None, judge_url: st
     else:
         from probllms_tui.core.readers import read_bank
 
-        items = [q for q in read_bank(data).questions if q.answer][:limit]
+        items = [q for q in read_bank(data, keep_duplicates=True).questions if q.answer][:limit]
         if not items:
             raise InputError("no questions with a known answer to explain", where=str(data))
     where = resolve_data_dir(data_dir)

@@ -86,7 +86,7 @@ def load_datasets(paths: list[Path], limit: int | None, warn=print) -> list[Data
     out: list[Dataset] = []
     names: set[str] = set()
     for path in paths:
-        bank = read_bank(path)  # missing / unreadable -> InputError naming the file
+        bank = read_bank(path, keep_duplicates=True)  # missing / unreadable -> InputError naming the file
         if bank.skipped:
             warn(bank.summary(path))
         questions = [q for q in bank.questions if q.answer]

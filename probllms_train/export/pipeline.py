@@ -70,7 +70,7 @@ def load_questions(data: Path | None, n: int) -> tuple[list[MCQ], list[MCQ], str
     path = data or (builtin if builtin.is_file() else None)
     if path is None:
         return [], [], ""
-    everything = read_bank(path).questions
+    everything = read_bank(path, keep_duplicates=True).questions
     # 128 prompts: llama-imatrix's usual few hundred chunks of context, at CPU cost.
     questions, rest = everything[:n], everything[n:n + IMATRIX_PROMPTS]
     if data is not None and not questions:

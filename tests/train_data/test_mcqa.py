@@ -171,6 +171,21 @@ def test_check_flags_letter_imbalance_and_passes_a_fair_set(cli, tmp_path):
     assert res.exit_code == 1 and "letter-imbalance" in res.output
 
 
+def test_check_reports_repeated_rows_as_repeats_and_benchmarks_keep_them(cli, tmp_path):
+    """The app shows a repeated question once; a data set keeps every row, so `data check`
+    still sees the repeats (they were once counted as malformed rows)."""
+    from probllms_tui.core.readers import read_bank
+
+    path = tmp_path / "rep.jsonl"
+    with path.open("w") as fh:
+        for i in list(range(40)) + [3, 7]:
+            opts = [f"{i}a", f"{i}b", f"{i}c", f"{i}d"]
+            fh.write(json.dumps({"question": f"Q{i}?", "choices": opts, "answer": "ABCD"[i % 4]}) + "\n")
+    res = cli("check", path)
+    assert "duplicate-questions" in res.output and "malformed" not in res.output
+    assert len(read_bank(path, keep_duplicates=True).questions) == 42 and len(read_bank(path).questions) == 40
+
+
 def test_mcqa_build_refuses_a_degenerate_result(cli, tmp_path):
     rows = tmp_path / "mmlu_same.jsonl"
     with rows.open("w") as fh:

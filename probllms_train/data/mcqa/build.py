@@ -87,7 +87,7 @@ def build_mcqa(source: str, split: str | None, *, from_path: Path | None = None,
     policy = BadRowPolicy(skip_bad, drops)
     spec = SOURCES[source]
     # Questions of an evaluation set (any bank format) that must not appear in this one.
-    excluded = {_stem_key(q.stem) for path in exclude for q in read_bank(path).questions}
+    excluded = {_stem_key(q.stem) for path in exclude for q in read_bank(path, keep_duplicates=True).questions}
     questions: list[MCQ] = []
     where: list[str] = []
     n_yielded = 0
@@ -134,6 +134,6 @@ def write_mcqa(build: McqaBuild, out: Path, fmt: str, meta: dict[str, Any]) -> P
 
 def check_file(path: Path, **thresholds: Any) -> tuple[CheckResult, int]:
     """Check an existing MCQ file (any bank format); returns the result and skipped rows."""
-    load = read_bank(path)
+    load = read_bank(path, keep_duplicates=True)
     where = [q.source for q in load.questions]
     return check_mcqs(load.questions, where=where, **thresholds), len(load.skipped)

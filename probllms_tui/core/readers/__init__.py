@@ -74,11 +74,13 @@ def detect_format(path: Path) -> str:
 
 
 def read_bank(path: str | Path, *, strict: bool = False, embedder: TextEmbedder | None = None,
-              seed: int = 0) -> BankLoad:
+              seed: int = 0, keep_duplicates: bool = False) -> BankLoad:
     """Read a question bank into MCQs (see the module docstring for the formats).
 
     ``embedder`` and ``seed`` only matter for Anki decks, whose wrong options are drawn from
     similar cards; by default the app's sentence embedder is loaded for them.
+    ``keep_duplicates``: a benchmark scores every row of a data set and ``data check``
+    reports repeats, so they keep exact duplicates; practice shows each question once.
     """
     p = Path(path)
     if not p.exists():
@@ -103,14 +105,14 @@ def read_bank(path: str | Path, *, strict: bool = False, embedder: TextEmbedder 
             out = read_anki_text(p, strict, embedder=embedder, seed=seed)
     except OSError as exc:
         raise InputError(f"cannot read ({one_line(exc.strerror or exc)})", where=str(p)) from None
-    _settle_duplicate_ids(out)
+    _settle_duplicate_ids(out, keep_duplicates)
     if not out.questions and out.skipped:
         first = out.skipped[0]
         raise InputError(f"no valid questions; first problem: {first.reason}", where=first.where(p))
     return out
 
 
-def _settle_duplicate_ids(out: BankLoad) -> None:
+def _settle_duplicate_ids(out: BankLoad, keep_duplicates: bool = False) -> None:
     """Two questions of one file with one id: the app would show one and merge their history.
 
     A text-hashed id is shared by two Moodle questions whose only difference is a picture
@@ -123,13 +125,19 @@ def _settle_duplicate_ids(out: BankLoad) -> None:
     for q in out.questions:
         earlier = first.get(q.id)
         if earlier is not None and _same_question(earlier, q):
-            out.skip(_line_of(q), f"same question as {earlier.source or earlier.id}", "duplicate question")
+            if keep_duplicates:
+                kept.append(q)
+            else:
+                out.skip(_line_of(q), f"same question as {earlier.source or earlier.id}", "duplicate question")
             continue
         if earlier is not None:
             digest = hashlib.sha1("\x00".join((q.stem, *q.options, q.answer or "")).encode()).hexdigest()[:6]
             q = replace(q, id=f"{q.id}-{digest}")
             if q.id in first:  # the same question again, under the shared id
-                out.skip(_line_of(q), f"same question as {first[q.id].source}", "duplicate question")
+                if keep_duplicates:
+                    kept.append(q)
+                else:
+                    out.skip(_line_of(q), f"same question as {first[q.id].source}", "duplicate question")
                 continue
         first[q.id] = q
         kept.append(q)
