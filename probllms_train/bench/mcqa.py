@@ -200,6 +200,8 @@ def run_mcqa(specs: list[ModelSpec], datasets: list[Dataset], *, out: Path, rag_
     """Score everything and write results; on KeyboardInterrupt write partial results and re-raise."""
     from probllms_train.bench.report import write_reports
 
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: a file is there; the results go in a folder")
     out.mkdir(parents=True, exist_ok=True)
     runs: list[Run] = []
     started = time.time()

@@ -17,6 +17,21 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def guard_outputs(outputs: list[Path], inputs: list[Path | str | None], *, folder: Path | None = None) -> None:
+    """Refuse, before any work, outputs that would overwrite an input (a build would replace
+    the student's only copy of their rows) or that are the wrong kind of path (a folder where
+    a file goes, and the other way round), which failed with a traceback after the build."""
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise InputError(f"--out {folder}: a file is there; the output is a folder")
+    for out in outputs:
+        if out.is_dir():
+            raise InputError(f"--out {out}: a folder is there; give a file name")
+    written = {o.resolve() for o in outputs}
+    for given in inputs:
+        if given and not str(given).startswith("hub:") and Path(given).resolve() in written:
+            raise InputError(f"--out would overwrite the input {given}: write the output elsewhere")
+
+
 @data_app.command("mcqa")
 def mcqa(
     source: str = typer.Option(..., help="arc-easy | arc-challenge | mmlu-science | gsm8k | math"),
@@ -37,6 +52,7 @@ def mcqa(
 
     if fmt not in FORMATS:  # before reading a whole hub split
         raise InputError(f"unknown format {fmt!r}; use seed or structured")
+    guard_outputs([out, out.with_name(out.stem + ".report.json")], [from_path, *exclude])
     build = build_mcqa(source, split, from_path=from_path, seed=seed, limit=limit, skip_bad=skip_bad,
                        exclude=list(exclude))
     meta = {"source": source, "split": split, "seed": seed, "format": fmt,
@@ -164,6 +180,9 @@ def preference(
         err = exc.errors()[0]
         raise InputError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
+    inputs = [config, *[spec.path for spec in recipe.sources()]]
+    guard_outputs([out / name for name in ("train.jsonl", "student_train.jsonl", "test.jsonl", "report.json")],
+                  inputs, folder=out)
     build = build_preference(recipe, out)
     write_preference(build, out)
     w = build.report["written"]

@@ -64,14 +64,20 @@ def _batch_plan(recipe: Recipe) -> tuple[int, int]:
 
 def check_output(run_dir: Path, recipe: Recipe) -> None:
     """Refuse to touch finished results or to resume a run with a different recipe."""
+    from probllms_train.train.resume import last_complete_checkpoint
     from probllms_train.train.run_record import RunRecord
 
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError("a file is there; --output is a folder", where=str(run_dir))
     if RunRecord.exists(run_dir):
         if RunRecord.load(run_dir).status == "finished":
             raise InputError("this run already finished; its results are kept (choose another --output)",
                              where=str(run_dir))
     saved = run_dir / "recipe.yaml"
-    if saved.is_file():
+    # Only a checkpoint makes a recipe binding: a start that failed before its first one (a
+    # model path mistyped) leaves recipe.yaml alone, and the corrected recipe may use the
+    # folder (Slurm scripts keep one fixed --output).
+    if saved.is_file() and last_complete_checkpoint(run_dir / "checkpoints"):
         diff = _first_difference(yaml.safe_load(saved.read_text()), recipe.model_dump(mode="json"))
         if diff:
             raise InputError(f"cannot resume with a different recipe: {diff}", where=str(saved))

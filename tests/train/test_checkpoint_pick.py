@@ -13,3 +13,30 @@ def test_a_checkpoint_killed_while_writing_its_state_is_skipped(tmp_path):
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
     (tmp_path / "checkpoint-12").mkdir()  # no state at all yet
     assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-6"
+
+
+def test_only_a_checkpoint_binds_the_output_folder_to_its_recipe(tmp_path):
+    """A start that failed before its first checkpoint (a mistyped model path) left recipe.yaml,
+    and the corrected recipe was refused the same --output: Slurm scripts keep one."""
+    import pytest
+    import yaml
+
+    from probllms_tui.core.errors import InputError
+    from probllms_train.train.config import load_recipe
+    from probllms_train.train.run import check_output
+
+    recipe, _ = load_recipe("tiny-cpu")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    old = recipe.model_dump(mode="json")
+    old["dpo"]["beta"] = old["dpo"]["beta"] * 2
+    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(old))
+    check_output(run_dir, recipe)  # no checkpoint: nothing to resume, the folder is free
+    (run_dir / "checkpoints" / "checkpoint-3").mkdir(parents=True)
+    (run_dir / "checkpoints" / "checkpoint-3" / "trainer_state.json").write_text('{"global_step": 3}')
+    with pytest.raises(InputError, match="cannot resume with a different recipe: dpo.beta"):
+        check_output(run_dir, recipe)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(InputError, match="a file is there"):
+        check_output(afile, recipe)

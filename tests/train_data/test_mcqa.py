@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 
+from probllms_tui.core.errors import InputError
 from probllms_tui.core.readers import read_bank
 from probllms_train.data.mcqa.distractors import last_boxed
 from probllms_train.data.mcqa.sources import MMLU_SCIENCE
@@ -262,3 +263,24 @@ def test_rules_hold_over_many_generated_rows(cli, tmp_path):
         for d in (o for o in q.options if o != answer):
             change = _one_number_changed(answer, d)
             assert change is not None and 1 <= abs(change) <= 5, (answer, d)
+
+
+def test_an_output_that_would_overwrite_an_input_or_is_the_wrong_kind_is_refused_first(cli, tmp_path):
+    """`--from arc.jsonl --out arc.jsonl` replaced the student's raw rows; a folder given as
+    --out failed with a traceback after the whole build."""
+    raw = tmp_path / "arc.jsonl"
+    raw.write_text(json.dumps({"question": "Q?", "choices": {"text": ["a", "b"], "label": ["A", "B"]},
+                               "answerKey": "A"}) + "\n")
+    before = raw.read_bytes()
+    res = cli("mcqa", "--source", "arc-easy", "--from", raw, "--out", raw)
+    assert isinstance(res.exception, InputError) and "would overwrite the input" in str(res.exception)
+    assert raw.read_bytes() == before
+    (tmp_path / "adir").mkdir()
+    res = cli("mcqa", "--source", "arc-easy", "--from", raw, "--out", tmp_path / "adir")
+    assert isinstance(res.exception, InputError) and "a folder is there" in str(res.exception)
+    pairs = tmp_path / "out" / "train.jsonl"
+    pairs.parent.mkdir()
+    pairs.write_text("{}\n")
+    res = cli("preference", "--out", pairs.parent, "--student", pairs)
+    assert isinstance(res.exception, InputError) and "would overwrite the input" in str(res.exception)
+    assert pairs.read_text() == "{}\n"
