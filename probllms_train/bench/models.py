@@ -51,7 +51,9 @@ def adapter_base(adapter: Path) -> str:
             except InputError as exc:
                 raise ModelLoadError(str(exc)) from None
             if base:
-                return base
+                # Recorded relative to the run folder when it lives there (train/report.py).
+                inside = run_dir / base
+                return str(inside) if not Path(base).is_absolute() and inside.exists() else base
     cfg = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
     base = cfg.get("base_model_name_or_path") or ""
     if not base:

@@ -148,9 +148,26 @@ def _raw_recipe(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent = data.pop("inherit", None)
     if parent is None:
         return data
-    base = _raw_recipe(find_recipe(str(parent)) if not (path.parent / f"{parent}.yaml").is_file()
-                       else path.parent / f"{parent}.yaml", seen + (path,))
+    parent_path = (find_recipe(str(parent)) if not (path.parent / f"{parent}.yaml").is_file()
+                   else path.parent / f"{parent}.yaml")
+    base = _anchor_paths(_raw_recipe(parent_path, seen + (path,)), parent_path)
     return _deep_merge(base, data)
+
+
+# Recipe values that are files, found beside the recipe that names them.
+_PATH_KEYS = (("data", "train"), ("data", "test"), ("data", "cache_dir"), ("model", "gguf_file"))
+
+
+def _anchor_paths(data: dict[str, Any], recipe_path: Path) -> dict[str, Any]:
+    """An inherited file path is relative to the recipe that wrote it, not to the child: a
+    student's recipe in their own folder inheriting `tiny-cpu` looked for fixtures/ there."""
+    for section, key in _PATH_KEYS:
+        value = (data.get(section) or {}).get(key)
+        if isinstance(value, str) and not Path(value).expanduser().is_absolute():
+            beside = recipe_path.parent / value
+            if beside.exists():
+                data[section][key] = str(beside.resolve())
+    return data
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

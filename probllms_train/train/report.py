@@ -134,11 +134,21 @@ def base_label(recipe: Recipe, base: str) -> str:
     return base
 
 
+def recorded_base(base: str, run_dir: Path) -> str:
+    """A base model kept inside the run folder (a tiny run's base-model/) is recorded relative
+    to it: a path relative to where training ran ("../runs/ok/base-model") broke `export`
+    and `bench reward` from any other folder, and an absolute one breaks a moved run."""
+    try:
+        return Path(base).resolve().relative_to(run_dir.resolve()).as_posix()
+    except (ValueError, OSError):
+        return base
+
+
 def run_record(recipe: Recipe, base: str, run_dir: Path, *, status: str, step: int,
                recipe_source: str) -> RunRecord:
     finished = status == "finished"
     return RunRecord(
-        status=status, recipe=recipe.name, recipe_source=recipe_source, base_model=base,
+        status=status, recipe=recipe.name, recipe_source=recipe_source, base_model=recorded_base(base, run_dir),
         base_model_label=base_label(recipe, base), model_source=recipe.model.source,
         adapter="adapter" if finished else None, tokenizer="tokenizer" if finished else None,
         final_step=step, max_steps=recipe.dpo.max_steps, beta=recipe.dpo.beta,

@@ -116,3 +116,14 @@ def test_slurm_rejects_a_bad_time():
         sbatch_script(SlurmJob(recipe="tiny-cpu", output="runs/x", time="tomorrow"))
     assert Path(sbatch_script(SlurmJob(recipe="tiny-cpu", output="runs/x")).split("--config_file ")[1]
                 .split()[0]).is_file()
+
+
+def test_a_recipe_in_the_students_folder_inherits_the_data_paths_of_its_parent(tmp_path, monkeypatch):
+    """`inherit: tiny-cpu` from /tmp looked for the parent's fixtures/ next to the child."""
+    from probllms_train.train.config import load_recipe
+
+    child = tmp_path / "mine.yaml"
+    child.write_text("inherit: tiny-cpu\ndpo:\n  max_steps: 2\n")
+    monkeypatch.chdir(tmp_path)
+    recipe, _ = load_recipe(str(child))
+    assert Path(recipe.data.train).is_file() and recipe.dpo.max_steps == 2

@@ -141,7 +141,8 @@ def test_run_folder_holds_everything_export_needs(interrupted_then_finished):
     run = json.loads((run_dir / "run.json").read_text())
     assert (run_dir / run["adapter"] / "adapter_config.json").is_file()
     assert (run_dir / run["tokenizer"] / "tokenizer.model").is_file()
-    assert (Path(run["base_model"]) / "config.json").is_file()
+    # Relative to the run folder, so export and bench reward work from any directory.
+    assert run["base_model"] == "base-model" and (run_dir / run["base_model"] / "config.json").is_file()
     assert run["base_model_label"] == "tiny Llama (built from a config)"  # what the Models screen shows
     assert (run_dir / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,20 @@ def test_adapter_folder_when_none_is_recorded(tmp_path):
     _adapter(nested / "adapter")
     assert RunRecord(status="finished", base_model="b").adapter_dir(nested) == nested / "adapter"
     assert RunRecord(status="finished", base_model="b", tokenizer="tok").tokenizer_dir(nested) is None
+
+
+def test_a_base_model_inside_the_run_folder_is_found_from_any_directory(tmp_path, monkeypatch):
+    """run.json held "../runs/ok/base-model", relative to where training ran."""
+    from probllms_train.bench.models import adapter_base
+    from probllms_train.train.report import recorded_base
+
+    run_dir = tmp_path / "runs" / "ok"
+    (run_dir / "base-model").mkdir(parents=True)
+    (run_dir / "adapter").mkdir()
+    monkeypatch.chdir(tmp_path / "runs")
+    assert recorded_base("../runs/ok/base-model", Path("../runs/ok")) == "base-model"
+    assert recorded_base("org/model-7b", run_dir) == "org/model-7b"  # a hub id stays one
+    (run_dir / "run.json").write_text(json.dumps({"status": "finished", "base_model": "base-model",
+                                                  "adapter": "adapter"}))
+    monkeypatch.chdir(tmp_path)
+    assert adapter_base(run_dir / "adapter") == str(run_dir / "base-model")
