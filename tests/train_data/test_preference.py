@@ -276,10 +276,12 @@ def test_student_ranking_criteria_spelling(tmp_path):
     f = tmp_path / "m1.json"
     f.write_text(json.dumps([{"question_id": 1, "course_id": 7, "question_complete": "Q?", "preference": [
         {"A": "good", "B": "bad", "ranking_criteria": {"overall": "A", "correctness": "A"}},
-        {"A": "bad", "B": "worse", "ranking_criteria": {"overall": "B", "correctness": "None"}}]}]))
+        {"A": "bad", "B": "worse", "ranking_criteria": {"overall": "B", "correctness": "None"}},
+        # null: correctness not judged, unlike the string "None" (neither correct): kept
+        {"A": "fine", "B": "meh", "ranking_criteria": {"overall": "A", "correctness": None}}]}]))
     drops = Tally()
     pairs = list(student_pairs(read_rows(f, BadRowPolicy(False, drops)), BadRowPolicy(False, drops), drops))
-    assert [(p.chosen, p.rejected) for p in pairs] == [(" good", " bad")]
+    assert [(p.chosen, p.rejected) for p in pairs] == [(" good", " bad"), (" fine", " meh")]
     assert drops.counts == {"student: neither answer correct": 1}
 
 

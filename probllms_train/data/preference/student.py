@@ -37,7 +37,10 @@ def student_pairs(rows: Iterator[Row], policy: BadRowPolicy, drops: Tally,
                 criteria = pref.get("criteria", pref.get("ranking_criteria")) or {}
                 if not isinstance(criteria, dict):
                     raise InputError("'criteria' must be an object")
-                correctness = str(criteria.get("correctness", "")).strip()
+                # The schema's "None" (a string) says neither answer is correct; a JSON null
+                # says nobody judged correctness, and keeps the pair.
+                raw = criteria.get("correctness")
+                correctness = "" if raw is None else str(raw).strip()
                 if correctness and correctness not in CORRECTNESS:
                     raise InputError(f"criteria.correctness {correctness!r} is not one of {CORRECTNESS}")
             except InputError as exc:
