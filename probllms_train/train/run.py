@@ -113,14 +113,25 @@ def _final_metrics(trainer, dataset, prefix: str) -> dict[str, float]:
     line = next((c for c in trainer.callback_handler.callbacks if isinstance(c, LogLineCallback)), None)
     if line is not None:
         line.scoring = f"{len(dataset)} {prefix} pairs"
+    # TRL averages its per-batch means without weights, so a short last batch counts as much
+    # as a full one (10 pairs in batches of 8: mean(7/8, 2/2) = 0.9375 for 9/10 = 0.900).
+    # Batches of equal size make that mean the pairs' own.
+    configured = trainer.args.per_device_eval_batch_size
+    trainer.args.per_device_eval_batch_size = even_batch_size(len(dataset), configured)
     try:
         raw = trainer.evaluate(eval_dataset=dataset, metric_key_prefix=prefix)
     finally:
+        trainer.args.per_device_eval_batch_size = configured
         if line is not None:
             line.scoring = None
     out = {f"{prefix}_{k[len('eval_'):]}" if k.startswith("eval_") else k: v for k, v in raw.items()}
     out["pairs"] = len(dataset)
     return out
+
+
+def even_batch_size(n: int, largest: int) -> int:
+    """The largest batch size up to ``largest`` that splits ``n`` items into equal batches."""
+    return next(b for b in range(max(1, min(largest, n)), 0, -1) if n % b == 0)
 
 
 def _eval_at(history: list[dict], step: int, prefix: str, pairs: int) -> dict[str, float] | None:
@@ -199,7 +210,9 @@ def _train(recipe: Recipe, recipe_source: str, run_dir: Path, train_pairs: list[
         return RunResult(run_dir, "preempted", step, seconds=time.monotonic() - started)
 
     history = list(trainer.state.log_history)  # before the final scoring passes add to it
-    test = _eval_at(history, step, "test", len(test_ds)) or _final_metrics(trainer, test_ds, "test")
+    # The periodic evaluation's numbers are the pairs' own only when its batches were equal.
+    evenly = len(test_ds) % trainer.args.per_device_eval_batch_size == 0
+    test = (evenly and _eval_at(history, step, "test", len(test_ds))) or _final_metrics(trainer, test_ds, "test")
     n_train = min(len(train_ds), recipe.data.train_eval_pairs)
     train = _final_metrics(trainer, train_ds.select(range(n_train)), "train")
     row = table1(recipe, test, train, step, history)

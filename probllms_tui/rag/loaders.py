@@ -151,6 +151,11 @@ def _blank_front_matter(lines: list[str]) -> list[str]:
     if fence not in ("---", "+++"):
         return lines
     closers = ("---", "...") if fence == "---" else ("+++",)
+    # Front matter is keys ("title: Week 3", 'title = "x"'); a note opening with a "---" rule
+    # above its text is not.
+    first = next((line for line in lines[1:] if line.strip()), "")
+    if not re.match(r"^[A-Za-z_][\w-]*\s*[:=]", first):
+        return lines
     for end in range(1, min(len(lines), 200)):
         if lines[end].strip() in closers:
             return [""] * (end + 1) + lines[end + 1:]

@@ -113,6 +113,7 @@ def test_html_to_text_keeps_what_math_tables_and_code_mean():
     table = "<table><tr><th>x</th><td>0</td><td>1</td></tr><tr><th>P(X=x)</th><td>0.2</td><td>0.8</td></tr></table>"
     assert html_to_text(table) == "x | 0 | 1\nP(X=x) | 0.2 | 0.8"
     assert html_to_text("<pre>def f(x):\n    return x</pre>") == "def f(x):\n    return x"
+    assert html_to_text("le 2<sup>e</sup> ordre, the 1<sup>st</sup>, but x<sup>e</sup>") == "le 2e ordre, the 1st, but x^e"
 
 
 def test_html_to_text_notes_files_and_keeps_lists():

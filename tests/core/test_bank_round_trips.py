@@ -176,6 +176,9 @@ def test_gift_export_keeps_texts_that_look_like_gift_syntax(tmp_path):
     arrow = MCQ("Contrapositive of p -> q?", ("not q -> not p", "q -> p"), "A")
     text, left_out = write_gift(kept + [arrow])
     assert [(q, why) for q, why in left_out] == [(arrow, "an option contains '->', which GIFT reads as a matching question")]
+    # Moodle reads weights after "~" only: the right answer stays "=text" (a "~%100%" would
+    # import as a checkbox question), a wrong one gets "~%0%" before its own "%5%".
+    assert "=%5% of the mass" in text and "~%0%%5% of it" in text and "~%100%" not in text
     path = tmp_path / "export.gift"
     path.write_text(text, encoding="utf-8")
     same(read_bank(path, strict=True).questions, kept)

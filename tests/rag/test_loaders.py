@@ -104,6 +104,8 @@ def test_markdown_front_matter_is_not_a_heading_and_lines_stay_right():
     assert [(s.text, s.heading, s.start_line) for s in segs] == [("Intro text.", "", 6), ("Text.", "Detail", 9)]
     # A thematic break later in a file is not front matter.
     assert load_markdown("Para one\n\n---\n\nMore")[1].text == "More"
+    # A note that opens with a rule is not front matter: its text stays.
+    assert [s.text for s in load_markdown("---\nA heap is a tree.\n\n---\n\nMore")][:1] == ["A heap is a tree."]
 
 
 def test_latex_titles_with_macros_and_sections_inside_a_paragraph():

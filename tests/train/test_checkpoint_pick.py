@@ -40,3 +40,9 @@ def test_only_a_checkpoint_binds_the_output_folder_to_its_recipe(tmp_path):
     afile.write_text("x")
     with pytest.raises(InputError, match="a file is there"):
         check_output(afile, recipe)
+
+
+def test_final_scoring_batches_are_equal_so_accuracies_are_the_pairs_own():
+    from probllms_train.train.run import even_batch_size
+
+    assert [even_batch_size(n, 8) for n in (10, 16, 13, 1, 300, 512)] == [5, 8, 1, 1, 6, 8]

@@ -262,7 +262,7 @@ class ModelsScreen(Screen):
         if done < len(questions):
             why = "stopped" if worker.is_cancelled else app.models.problem()
             so_far = f" ({correct}/{done} right so far; not saved)" if done else ""
-            app.from_thread(self._bench_done, f"Benchmark {why} after {done} questions{so_far}")
+            app.from_thread(self._bench_done, f"Benchmark {why} after {done} question{'' if done == 1 else 's'}{so_far}")
             return
         figures = {"accuracy": correct / done, "seconds_per_question": elapsed / done,
                    "questions": done, "bank": "current bank"}

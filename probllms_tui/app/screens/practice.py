@@ -140,7 +140,7 @@ class PracticeScreen(Screen):
 
     def on_answer_panel_streaming(self, message: AnswerPanel.Streaming) -> None:
         # The explanation starts below the fold of a 24-30 row terminal: follow it as it
-        # grows, as chat apps do, until the student scrolls (Textual's anchor) or moves on.
+        # grows, as chat apps do, until the student scrolls up or moves on (FollowScroll).
         self.query_one("#practice-main", FollowScroll).follow()
 
     def action_next(self) -> None:

@@ -155,7 +155,9 @@ def _answer_items(block: str) -> list[tuple[str, float | None, str]]:
     for mark, _, raw in items:
         raw = raw.strip()
         weight = None
-        if m := _WEIGHT.match(raw):
+        # As Moodle reads multiple choice: a weight follows "~" only; "=%5% of it" is the
+        # right answer's text.
+        if mark == "~" and (m := _WEIGHT.match(raw)):
             weight, raw = float(m.group(1)), raw[m.end():].lstrip()
         feedback_at = find_unescaped(raw, "#")
         out.append((mark, weight, raw if feedback_at < 0 else raw[:feedback_at]))

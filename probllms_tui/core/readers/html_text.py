@@ -19,6 +19,8 @@ _BLOCKS = {"p", "div", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", 
            "blockquote", "pre", "section", "article", "dl", "dt", "dd"}
 _SKIP_CONTENT = {"script", "style", "head", "title"}
 _PRE_SPACE = "\x01"
+# 2<sup>e</sup>, 1<sup>st</sup>: ordinals (French and English), not powers.
+_ORDINALS = {"e", "er", "re", "ère", "ème", "nd", "rd", "st", "th"}
 _TAG_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 
 
@@ -82,7 +84,8 @@ class _TextParser(HTMLParser):
         if tag in ("sup", "sub") and self.scripts and self.scripts[-1][0] == tag:
             _, at = self.scripts.pop()
             inner = "".join(self.parts[at:]).strip()
-            if inner:
+            before = "".join(self.parts[:at])[-1:]
+            if inner and not (tag == "sup" and before.isdigit() and inner.lower() in _ORDINALS):
                 simple = len(inner) == 1 or inner.isdigit()
                 self.parts[at:] = [("^" if tag == "sup" else "_") + (inner if simple else f"({inner})")]
             return

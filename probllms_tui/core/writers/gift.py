@@ -30,11 +30,12 @@ def gift_text(text: str) -> str:
 
 
 def answer_text(mark: str, text: str) -> str:
-    """``=text`` / ``~text``; a text that starts like a weight ("%5% of the mass") gets an
-    explicit one first, so GIFT readers (Moodle's and ours) keep it as text."""
+    """``=text`` / ``~text``. Moodle reads a weight after "~" only, so a wrong option that
+    starts like one ("%5% of the mass") gets an explicit ``%0%`` first; after "=" the text
+    is taken as it is (an explicit ``~%100%`` would make Moodle import a checkbox question)."""
     body = gift_text(text)
-    if body.startswith("%"):
-        return ("~%100%" if mark == "=" else "~%0%") + body
+    if mark == "~" and body.startswith("%"):
+        return "~%0%" + body
     return mark + body
 
 
