@@ -13,7 +13,7 @@ from typing import Any
 
 from probllms_tui.core.citations import ExplanationGuard
 from probllms_tui.core.mcq import MCQ
-from probllms_tui.engine.base import Engine, ScoreResult
+from probllms_tui.engine.base import Engine, ScoreResult, hit_length_limit
 from probllms_tui.rag.question_notes import QuestionNotes, notes_for_question
 from probllms_tui.store import Settings
 
@@ -82,4 +82,4 @@ def answer(engine: Engine, q: MCQ, notes: QuestionNotes, settings: Settings, *,
     pending.append(guard.flush())
     if any(pending):
         emit(Piece("".join(pending), n, tps))
-    emit(Done(n, tps, should_stop(), cut=n >= settings.max_tokens and not guard.stopped))
+    emit(Done(n, tps, should_stop(), cut=hit_length_limit(engine, n, settings.max_tokens) and not guard.stopped))

@@ -10,6 +10,7 @@ from probllms_tui.core.calibration import explanation_heading
 from probllms_tui.core.citations import ExplanationGuard
 from probllms_tui.core.paste import parse_pasted
 from probllms_tui.core.prompt import Passage
+from probllms_tui.engine.base import hit_length_limit
 from probllms_tui.rag.question_notes import QuestionNotes, excerpt, notes_for_question, shows_evidence
 
 
@@ -119,7 +120,7 @@ def explain_answer(engine, q, pick: str, passages, max_tokens: int, stream_to: I
             stream_to.write(piece)
             stream_to.flush()
     tail = guard.flush()
-    if tokens >= max_tokens and not guard.stopped:
+    if hit_length_limit(engine, tokens, max_tokens) and not guard.stopped:
         tail += " \u2026 (length limit: --max-tokens)"  # it ends mid-sentence: say so
     pieces.append(tail)
     if stream_to is not None:

@@ -123,6 +123,15 @@ def softmax(scores: dict[str, float]) -> dict[str, float]:
     return {k: e / total for k, e in exps.items()}
 
 
+def hit_length_limit(engine: object, pieces: int, max_tokens: int) -> bool:
+    """Did the last explanation end at its length limit (mid-sentence)? llama.cpp says so
+    itself (``finish_reason == "length"``, also when the limit was clamped to the context
+    left); counting pieces undercounts there (empty and whitespace pieces are not passed on),
+    so the count is only for engines that do not say."""
+    reason = getattr(engine, "last_finish_reason", None)
+    return reason == "length" if reason is not None else pieces >= max_tokens
+
+
 @runtime_checkable
 class Engine(Protocol):
     name: str

@@ -120,6 +120,7 @@ class LlamaEngine(ScoringTemplate):
         self._chat: ChatTemplate | None = None
         self._chat_failed = False
         self.last_generation_tps = 0.0
+        self.last_finish_reason: str | None = None  # of the last completion: "stop" or "length"
         if threads is None:
             gen_threads, batch_threads, self.threads_how = choose_threads_explained(self._probe_threads)
         else:
@@ -283,6 +284,7 @@ class LlamaEngine(ScoringTemplate):
         """Stream text pieces; stops between tokens as soon as ``should_stop()`` is true."""
         n = 0
         t_first = None
+        self.last_finish_reason = None
         stream = self._llm.create_completion(
             prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.95,
             repeat_penalty=1.1, stop=list(stop), stream=True, seed=0,
@@ -295,6 +297,7 @@ class LlamaEngine(ScoringTemplate):
                 if n > 1 and t_first is not None:
                     self.last_generation_tps = (n - 1) / max(1e-9, time.perf_counter() - t_first)
                 text = chunk["choices"][0]["text"]
+                self.last_finish_reason = chunk["choices"][0].get("finish_reason") or self.last_finish_reason
                 if text:
                     yield text
                 if should_stop():
