@@ -60,6 +60,9 @@ def discover(notes_dir: Path) -> Iterator[Path]:
                 found.append(path)
     seen_files: set[str] = set()
     for path in sorted(found, key=lambda p: p.relative_to(notes_dir).parts):
+        if not path.exists():  # a loop or a dangling link: no real file to share, each warns
+            yield path
+            continue
         real = os.path.realpath(path)
         if real not in seen_files:
             seen_files.add(real)
