@@ -77,6 +77,9 @@ def run_ask(text: str, *, model: str | None, method: str | None, explain: bool, 
                                                           for i, p in enumerate(passages, 1)))
             elif notes.note:
                 stream_to.write(f"\n{notes.note}\n")
+            elif rag and not notes.searched:  # no index yet: say how answers get to cite notes
+                stream_to.write("\nNo notes index yet: `probllms-tui notes index DIR` (or `ask --notes DIR`) "
+                                "lets answers cite your notes.\n")
         return out
     finally:
         engine.close()

@@ -192,3 +192,10 @@ def test_ask_notes_brings_the_folder_into_the_index_and_cites_it(env, tmp_path):
     again = run(["--notes", str(notes), "ask", "--json", question], env)  # unchanged: nothing embedded
     assert json.loads(again.stdout)["sources"][0]["path"] == "thermo notes/carnot.md"
     assert "indexed" not in again.stderr.decode()
+
+
+@pytest.mark.slow
+def test_ask_without_a_notes_index_says_how_to_get_one(env):
+    out = run(["ask", QUESTION], env).stdout.decode()
+    assert "No notes index yet: `probllms-tui notes index DIR`" in out
+    assert "No notes index" not in run(["ask", "--no-rag", QUESTION], env).stdout.decode()
