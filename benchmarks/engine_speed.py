@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import percentile, shared_data_dir  # noqa: E402
+from _common import percentile, require_shared_file  # noqa: E402
 
 import llama_cpp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -74,9 +74,9 @@ FALLBACK = [  # used only when the evaluation data is absent, so the script stil
 
 
 def load_questions(n: int) -> list[MCQ]:
-    path = shared_data_dir() / "ARC-Easy_mcqa.jsonl"
-    if not path.is_file():
-        print(f"note: {path} not found; timing {len(FALLBACK)} built-in questions instead")
+    path = require_shared_file("ARC-Easy_mcqa.jsonl")
+    if path is None:
+        print(f"note: timing {len(FALLBACK)} built-in questions instead")
         return FALLBACK
     return read_bank(path).questions[:n]
 
@@ -264,7 +264,8 @@ def bench_batch(engine, questions: list[MCQ], chunk: int, plain: int = 0) -> Non
         items = [engine.cloze_request(render_cloze_prefix(q), q.options) for q in qs]
         limits = Limits(engine_mod.PACK_TOKENS, engine._scoring.n_seq_max, engine_mod.PACK_OUTPUTS)
         plan = plan_batches(items, limits)
-        # The question's tokens as a plain layout would decode them (the ceiling) and
+        # The question's tokens as a plain layout would decode them (the ceiling the speed goal
+        # is set against) and
         # the tokens the packed path really decodes (one prefix tree over the pack).
         packs = [[tok for i in pack for tok in (*items[i].prefix, *(x for cont in items[i].conts for x in cont[:-1]))]
                  for pack in plan]

@@ -27,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -152,11 +153,12 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--data", type=Path, default=None, help="default: ARC-Easy_mcqa.jsonl in $PROBLLMS_SHARED_DATA")
     ap.add_argument("--methods", default="cloze,letter")
-    ap.add_argument("--venv", type=Path, default=Path("/tmp/lmeval-venv"))
+    scratch = Path(tempfile.gettempdir())  # the system's temp folder: nothing here is kept
+    ap.add_argument("--venv", type=Path, default=scratch / "lmeval-venv")
     ap.add_argument("--no-install", action="store_true")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/probllms-export-bench"), help="cache of the HF copy")
+    ap.add_argument("--work", type=Path, default=scratch / "probllms-export-bench", help="cache of the HF copy")
     ap.add_argument("--hf-model", type=Path, default=None, help="an HF folder of the same weights (skips the build)")
-    ap.add_argument("--out", type=Path, default=Path("/tmp/probllms-lmeval-agreement"))
+    ap.add_argument("--out", type=Path, default=scratch / "probllms-lmeval-agreement")
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = ap.parse_args()
 

@@ -53,9 +53,9 @@ def main() -> int:
     on_topic = [q for q in read_bank(builtin_bank_path()).questions]
     off_topic = []
     for name, subjects in OFF_TOPIC.items():
-        path = args.data / name
-        if not path.is_file():
-            print(f"skip: {path} not found", file=sys.stderr)
+        path = args.data / name if args.data else None
+        if path is None or not path.is_file():
+            print(f"skip: {name}: not found (--data or PROBLLMS_SHARED_DATA)", file=sys.stderr)
             continue
         rows = [q for q in read_bank(path).questions if subjects is None or q.subject in subjects]
         off_topic += rows[: args.limit]

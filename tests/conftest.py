@@ -13,7 +13,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("PROBLLMS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+# The real evaluation data is configuration: tests that read it skip without it.
+SHARED_DATA = Path(os.environ["PROBLLMS_SHARED_DATA"]) if os.environ.get("PROBLLMS_SHARED_DATA") else None
 
 
 @pytest.fixture
@@ -49,6 +50,8 @@ def default_engine(default_gguf):
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
+    if SHARED_DATA is None:
+        pytest.skip("real evaluation data: set PROBLLMS_SHARED_DATA to its folder")
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real evaluation data not found at {SHARED_DATA}")
+        pytest.skip(f"real evaluation data not found at {SHARED_DATA} (PROBLLMS_SHARED_DATA)")
     return SHARED_DATA

@@ -148,6 +148,9 @@ def set_measurement(name: str, raw: dict, cal: dict, chance: float, label: str =
 def calibrate(fit_sets: dict[str, dict[str, list[Record]]], report_sets: dict[str, dict[str, list[Record]]],
               *, method: str, model: str, out: Path, labels: dict[str, str] | None = None) -> dict:
     """Fit, report, plot; return the record to store. ``*_sets``: dataset -> method -> records."""
+    if not fit_sets:  # every set was named for reporting: nothing left to learn from
+        raise InputError("no set left to fit on: every --data set is a --report-set; "
+                         "keep at least one for fitting")
     methods = METHODS_FOR[method]
     chosen, choice, by_kind, kind_choice = (choose_method(fit_sets, methods) if method == "auto"
                                             else (method, {}, {}, {}))

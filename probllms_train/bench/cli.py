@@ -43,7 +43,7 @@ def _parse_threads(value: str | None) -> tuple[int, int] | None:
 @bench_app.command("mcqa")
 def mcqa_command(
     model: list[str] = typer.Option(..., "--model", "-m", help="Registry name, .gguf path, HF model folder, or PEFT adapter / run folder. Repeatable."),
-    data: list[Path] = typer.Option(..., "--data", "-d", help="Question bank (.jsonl / .csv). Repeatable."),
+    data: list[Path] = typer.Option(..., "--data", "-d", help="Question bank, any format the app reads (.jsonl .csv .xml .gift .aiken .txt .apkg .tsv). Repeatable."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (results.json, results.md, plots, runs/*/samples.jsonl)."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="First N answered questions of each bank."),
     rag: bool = typer.Option(False, "--rag/--no-rag", help="--rag scores every model with AND without retrieved notes (paired)."),
@@ -88,7 +88,7 @@ def mcqa_command(
 @bench_app.command("calibrate")
 def calibrate_command(
     model: str = typer.Option(..., "--model", "-m", help="Registry name or .gguf path."),
-    data: list[Path] = typer.Option([], "--data", "-d", help="Labelled bank to FIT on (.jsonl / .csv). Repeatable."),
+    data: list[Path] = typer.Option([], "--data", "-d", help="Labelled bank to FIT on, any bank format (.jsonl .csv .xml .gift .aiken .txt .apkg .tsv). Repeatable."),
     report: list[Path] = typer.Option([], "--report", help="Labelled bank to REPORT on, never fitted (default: a held-out 30% of each --data)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder: calibration.json, calibration.md, reliability PNGs, raw/*.jsonl."),
     method: CalibrationMethod = typer.Option(CalibrationMethod.auto, "--method", help="auto: both, served by the better held-out accuracy (per option kind, text or numeric, where they differ)."),
@@ -181,7 +181,9 @@ def _progress(label: str):
 @bench_app.command("speed")
 def speed_command(
     model: list[str] = typer.Option(..., "--model", "-m", help="Registry name or .gguf path. Repeatable."),
-    prompt_tokens: int = typer.Option(256, "--prompt-tokens", min=8),
+    # The speed prompt is a real question layout padded to the length: under 32 tokens it
+    # cannot fit its own frame (and a generation) in the context it sizes.
+    prompt_tokens: int = typer.Option(256, "--prompt-tokens", min=32),
     gen_tokens: int = typer.Option(64, "--gen-tokens", min=2),
     threads: str | None = typer.Option(None, "--threads", help="GEN,BATCH threads (default: the engine's choice)."),
     repeats: int = typer.Option(2, "--repeats", min=1, help="Best of N for each timing."),

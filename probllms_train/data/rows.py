@@ -136,7 +136,7 @@ def hub_rows(name: str, *, config: str | None, split: str, streaming: bool = Fal
     try:
         from datasets import load_dataset
     except ImportError:
-        raise InputError("loading hub datasets needs the train extra: pip install -e '.[train]'") from None
+        raise InputError("loading hub datasets needs the train extra: pip install -c constraints.txt -e '.[train]'") from None
     try:
         ds = load_dataset(name, config, split=split, streaming=streaming, data_dir=data_dir)
     except Exception as exc:  # network, unknown split/config: one line, no traceback

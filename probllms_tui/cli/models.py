@@ -58,8 +58,8 @@ def list_models(
     print(f"\nmodels dir: {where}")
     if uncalibrated:
         print("uncalibrated models show percentages that were not measured; calibrate one on a bank "
-              "with answer keys (needs the training extra: pip install -e \".[train]\"):\n"
-              f"  probllms-train bench calibrate --model {uncalibrated[0]} --data BANK.jsonl")
+              "with answer keys (needs the training extra: pip install -c constraints.txt -e \".[train]\"):\n"
+              f"  probllms-train bench calibrate --model {uncalibrated[0]} --data BANK.jsonl --out calibration")
 
 
 @models_app.command("add")

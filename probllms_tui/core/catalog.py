@@ -71,7 +71,7 @@ def calibration_summary(reg: Registry, name: str) -> dict:
     cal = (record.get("calibrations") or {}).get(method) or {}
     sets = (cal.get("measured") or {}).get("sets") or {}
     if not cal:
-        return {"calibrated": False, "fix": f"probllms-train bench calibrate --model {name} --data BANK.jsonl"}
+        return {"calibrated": False, "fix": f"probllms-train bench calibrate --model {name} --data BANK.jsonl --out calibration"}
     first = next(iter(sets.values()), {})
     by_kind = record.get("scoring_method_by_kind")
     return {"calibrated": True, "method": served_label(method, by_kind if isinstance(by_kind, dict) else {}),

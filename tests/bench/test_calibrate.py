@@ -90,6 +90,9 @@ def test_bench_calibrate_refits_from_raw_scores_and_reports_on_unseen_sets(tmp_p
                          "--out", str(out))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0 and "nope" in bad.stderr
+    every = probllms_train("bench", "calibrate", "--model", "m", "--from-raw", str(raw), "--report-set", "easy",
+                           "--report-set", "hard", "--report-set", "heldout", "--out", str(out))
+    assert every.returncode == 2 and "Traceback" not in every.stderr and "no set left to fit on" in every.stderr
 
 
 @pytest.mark.slow

@@ -81,4 +81,4 @@ def test_the_model_list_says_which_models_are_calibrated(tmp_path):
     default = rows[DEFAULT_MODEL]["calibration"]
     assert default["calibrated"] and default["ece"] <= 0.05 and default["n"] >= 300
     mine = rows["mine"]["calibration"]
-    assert mine == {"calibrated": False, "fix": "probllms-train bench calibrate --model mine --data BANK.jsonl"}
+    assert mine == {"calibrated": False, "fix": "probllms-train bench calibrate --model mine --data BANK.jsonl --out calibration"}

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = [
-    ("everywhere", "F1 / ?", "this help"),
+    ("everywhere", "F1", "this help (also ? on Practice, where no text box takes it)"),
     ("everywhere", "F2 F3 F4 F5", "practice, ask, models, notes"),
     ("everywhere", "Esc", "stop the model's explanation"),
     ("everywhere", "ctrl+o", "question banks: open Moodle XML, GIFT, Aiken, Anki, JSONL, CSV"),

@@ -100,7 +100,7 @@ def calibration_notice(engine: Engine) -> tuple[str, str] | None:
         return f"uncalibrated:{engine.name}", (
             f"{engine.name} is not calibrated: its percentages are not measured. "
             f"Calibrate it on a bank with answer keys (training extra installed): "
-            f"probllms-train bench calibrate --model {engine.name} --data BANK.jsonl")
+            f"probllms-train bench calibrate --model {engine.name} --data BANK.jsonl --out calibration")
     weak = [w for method, calibration in calibrations.items() for w in calibration.near_chance()
             if method == (by_kind.get(w["option_kind"], default) if w.get("option_kind") else default)]
     if not weak:
