@@ -121,8 +121,11 @@ class ProbLLMsApp(App):
         paths = list(config.banks)
         # Banks opened on the banks screen (ctrl+o) last time, unless given again on the command line.
         paths += [p for p in map(Path, self.store.load_bank_paths()) if p not in paths]
-        if config.use_builtin_bank and (path := builtin_bank()) is not None:
-            paths.insert(0, path)
+        # The built-in bank is for a first start. A student who names banks with --bank came to
+        # practise those: it stays out. Banks opened with ctrl+o come before it, so a new
+        # question of the student's own is never queued behind 85 built-in ones.
+        if config.use_builtin_bank and not config.banks and (path := builtin_bank()) is not None:
+            paths.append(path)
         self.bank = QuestionBank.load(paths, defer_slow=True)  # Anki decks open after the first frame
         self.session = PracticeSession(self.bank, self.store)
         self.models = ModelHost(config)

@@ -35,7 +35,7 @@ ModelsDirOpt = typer.Option(None, "--models-dir", help="Folder of GGUF models an
 def main(
     ctx: typer.Context,
     model: Optional[str] = ModelOpt,
-    bank: Optional[list[Path]] = typer.Option(None, "--bank", help="Extra question bank (.xml .gift .aiken .txt .apkg .tsv .jsonl .csv); repeatable."),
+    bank: Optional[list[Path]] = typer.Option(None, "--bank", help="Question bank to practise instead of the built-in one (.xml .gift .aiken .txt .apkg .tsv .jsonl .json .ndjson .csv); repeatable."),
     notes: Optional[Path] = typer.Option(None, "--notes", help="Folder of course notes for retrieval."),
     data_dir: Optional[Path] = DataDirOpt,
     models_dir: Optional[Path] = ModelsDirOpt,

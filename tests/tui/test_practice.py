@@ -76,12 +76,15 @@ async def test_letters_outside_the_options_and_double_answers_are_ignored(make_a
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         await pilot.press("f")  # only A-D here
-        await pilot.press("n")  # must answer first
         await settle(app, pilot)
         assert app.store.answer_count() == 0
+        first = app.session.current.id
         await pilot.press("c", "a")
         await settle(app, pilot)
         assert app.store.answer_count() == 1
+        await pilot.press("n", "n")  # the second question is skipped unanswered: nothing stored
+        await settle(app, pilot)
+        assert app.store.answer_count() == 1 and app.session.current.id != first
 
 
 async def test_escape_stops_the_explanation_between_tokens(make_app):
@@ -216,3 +219,22 @@ async def test_an_explanation_cut_by_the_length_limit_says_so(make_app):
         await pilot.press("c")
         await settle(short, pilot, 0.2)
         assert "length limit" not in markdown_of(short, "#explanation")
+
+
+def test_named_banks_are_practised_without_the_built_in_one(tmp_path):
+    """`--bank course.xml` queued the course after the 85 built-in questions."""
+    from probllms_tui.app.app import ProbLLMsApp
+    from probllms_tui.app.config import AppConfig
+    from probllms_tui.app.session import builtin_bank
+
+    def questions(banks):
+        app = ProbLLMsApp(AppConfig(data_dir=tmp_path / "home", models_dir=tmp_path / "models",
+                                    banks=banks, rag=False))
+        try:
+            return [q.source.split(":")[0] for q in app.bank.questions]
+        finally:
+            app.store.close()
+            app.instance.release()
+
+    assert set(questions([BANK])) == {BANK.name}
+    assert set(questions([])) == {builtin_bank().name}

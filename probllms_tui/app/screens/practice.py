@@ -144,9 +144,10 @@ class PracticeScreen(Screen):
         self.query_one("#practice-main", FollowScroll).follow()
 
     def action_next(self) -> None:
+        # An unanswered question can be skipped, as the help promises ("next question"): it is
+        # not recorded, stays new, and comes back later in the queue.
         if self.session.current is not None and self.chosen is None:
-            self.notify("Answer first (A-D or 1-4), or press r to switch queue", timeout=3)
-            return
+            self.notify("Skipped: not recorded, it comes back later", timeout=2)
         self.show_next()
 
     def action_toggle_queue(self) -> None:
