@@ -319,3 +319,40 @@ async def test_answering_while_the_notes_index_does_not_stop_the_indexing(make_a
         release.set()
         await settle(app, pilot, 0.1)
         assert outcome == ["finished"]
+
+
+async def test_the_notes_screen_follows_a_first_run_index_instead_of_reading_it_half_built(make_app, monkeypatch):
+    """F5 during the first index showed "Index ready, files: 0" (or "damaged") for the whole
+    session, while the status bar said RAG on."""
+    import threading
+
+    reads = []
+
+    class Service:
+        @staticmethod
+        def index_status(data_dir):
+            reads.append(len(built))
+            return {"exists": bool(built), "files": 2 * len(built), "chunks": 9 * len(built)}
+
+        build_index = None
+
+    started, release, built = threading.Event(), threading.Event(), []
+
+    def indexer(notes_dir, data_dir, progress, **kw):
+        started.set()
+        release.wait(10)
+        built.append(notes_dir)
+        return {"indexed": 2, "removed": 0, "skipped": []}
+
+    monkeypatch.setattr(notes_screen, "rag_service", lambda: Service)
+    app = make_app(notes_indexer=indexer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        while not started.is_set():
+            await pilot.pause(0.05)
+        await pilot.press("f5")
+        await pilot.pause(0.2)
+        status = lambda: str(app.screen.query_one("#index-status", Static).render())  # noqa: E731
+        assert "Indexing your notes in the background" in status() and reads == []  # not read half-built
+        release.set()
+        await settle(app, pilot, 0.2)
+        assert "Index ready" in status() and "files: 2" in status()

@@ -17,7 +17,7 @@ KEYS = [
     ("everywhere", "ctrl+p", "command palette (every command, searchable)"),
     ("everywhere", "ctrl+q", "quit"),
     ("practice", "A-D or 1-4", "answer"),
-    ("practice", "n / Enter", "next question"),
+    ("practice", "n / Enter", "next question (skips an unanswered one, not recorded)"),
     ("practice", "r", "switch queue: review mistakes / due + new"),
     ("practice", "s", "per-topic statistics"),
     ("practice", "q", "quit"),

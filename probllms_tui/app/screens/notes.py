@@ -38,7 +38,12 @@ def rag_service():
 def describe_status(status: dict) -> Text:
     if not status.get("exists"):
         return Text("No index yet: press ctrl+r to build it from the notes folder.", style="yellow")
-    text = Text("✓ Index ready\n", style="green")
+    if status.get("problem"):
+        text = Text("⚠ Index not usable as it is\n", style="yellow")
+    elif not status.get("chunks"):
+        text = Text("Index empty: no passage to cite (ctrl+r builds it from the notes folder)\n", style="yellow")
+    else:
+        text = Text("✓ Index ready\n", style="green")
     rows = [("files", status.get("files")), ("chunks", status.get("chunks")),
             ("embedder", status.get("embedder")), ("indexed from", status.get("notes_dir")),
             ("last indexed", status.get("last_indexed")), ("location", status.get("location"))]
@@ -68,6 +73,24 @@ class NotesScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#index-progress").display = False
         self.query_one("#notes-dir", Static).update(Text(f"Notes folder: {self.notes_dir()}"))
+        # The status is read again whenever it can have changed: a background build ending,
+        # and every return to this screen (it once showed "0 files" for the whole session).
+        self.watch(self.app, "notes_indexing", self._indexing_changed, init=False)
+        self._show_status()
+
+    def on_screen_resume(self) -> None:
+        self._show_status()
+
+    def _indexing_changed(self, busy: bool) -> None:
+        self._show_status()
+
+    def _show_status(self) -> None:
+        if probllms_app(self).notes_indexing:
+            # Not read while the indexer child writes it: a half-created Chroma store reads as
+            # "damaged" though nothing is wrong.
+            self.query_one("#index-status", Static).update(
+                Text("Indexing your notes in the background… (the status shows when it is done)", style="yellow"))
+            return
         self._status_worker()
 
     def notes_dir(self) -> Path:
@@ -126,7 +149,7 @@ class NotesScreen(Screen):
         self.query_one("#reindex", Button).disabled = False
         self.query_one("#index-progress").display = False
         self.query_one("#index-file", Static).update("")
-        self._status_worker()
+        self._show_status()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "reindex":
