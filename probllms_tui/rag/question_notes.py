@@ -47,6 +47,7 @@ class QuestionNotes:
     query: str = ""
     budget_tokens: int = 0
     below_floor: int = 0  # retrieved but judged off-topic
+    no_room: int = 0  # relevant, but the context left no room for them
     searched: bool = False  # False: no index, or notes switched off
 
     @property
@@ -59,6 +60,9 @@ class QuestionNotes:
         """What to tell the student when there is nothing to cite."""
         if self.passages or not self.searched:
             return ""
+        if self.no_room:
+            return ("Relevant notes found, but the context has no room for them: lower Max tokens "
+                    "or raise Context length (Models screen).")
         return "No relevant notes for this question."
 
 
@@ -108,5 +112,6 @@ def notes_for_query(
         return QuestionNotes(query=query, budget_tokens=budget)
     found = retriever.search(query, k=k)
     kept = relevant(found, floor)
-    return QuestionNotes(passages=fit_passages(kept, budget, count_tokens), query=query,
-                         budget_tokens=budget, below_floor=len(found) - len(kept), searched=True)
+    fitted = fit_passages(kept, budget, count_tokens)
+    return QuestionNotes(passages=fitted, query=query, budget_tokens=budget, below_floor=len(found) - len(kept),
+                         no_room=len(kept) - len(fitted), searched=True)

@@ -55,6 +55,10 @@ def check_value(key: str, value: Any) -> Any:
     return number
 
 
+# The least room worth keeping for notes: one passage of the chunker's size (rag/chunking.py).
+MIN_NOTES_TOKENS = 160
+
+
 @dataclass(frozen=True)
 class Settings:
     model: str = ""  # registry name or path; "" = the default model
@@ -71,6 +75,17 @@ class Settings:
     def updated(self, values: dict[str, Any]) -> "Settings":
         """A copy with ``values`` applied; SettingError on the first bad one."""
         return replace(self, **{k: check_value(k, v) for k, v in values.items() if k in self.keys()})
+
+    def checked_together(self) -> "Settings":
+        """Self, or SettingError when two values fit apart but not together: the notes get half
+        the context minus the explanation's tokens (rag/question_notes.py), so Max tokens 2048
+        with Context length 512 left them no room, and every answer said "No relevant notes"."""
+        room = self.context_length // 2 - self.max_tokens
+        if self.rag and room < MIN_NOTES_TOKENS:
+            most = self.context_length // 2 - MIN_NOTES_TOKENS
+            raise SettingError("max_tokens", f"leaves no room for notes with Context length {self.context_length}: "
+                               f"at most {most}, or a longer context, or notes off")
+        return self
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

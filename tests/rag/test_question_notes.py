@@ -104,3 +104,18 @@ def test_notes_search_hides_what_answers_would_not_cite(notes, tmp_path, embedde
     search_command("Dijkstra shortest paths", k=1, as_json=False, mode=SearchMode.vector, show_all=False,
                    data_dir=data, chroma_url=None)
     assert "notes/graphs.tex" in capsys.readouterr().out
+
+
+def test_relevant_notes_without_room_in_the_context_say_so():
+    """Max tokens taking the context left "No relevant notes" under an answer the notes cover."""
+    from probllms_tui.core.prompt import Passage
+    from probllms_tui.rag.question_notes import notes_for_query
+
+    class Found:
+        def search(self, query, k):
+            return [Passage("Overfitting: validation error rises.", "notes/ml.md:3-4", {"similarity": 0.7})]
+
+    cramped = notes_for_query(Found(), "overfitting?", k=3, n_ctx=512, count_tokens=len, explanation_tokens=2048)
+    assert cramped.passages == [] and cramped.no_room == 1 and "no room for them" in cramped.note
+    roomy = notes_for_query(Found(), "overfitting?", k=3, n_ctx=4096, count_tokens=len, explanation_tokens=192)
+    assert len(roomy.passages) == 1 and roomy.note == ""

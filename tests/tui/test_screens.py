@@ -39,7 +39,12 @@ async def test_settings_are_validated_and_persist(make_app, tmp_path):
         app.screen.query_one("#set-temperature", Input).value = "9"
         await pilot.press("ctrl+s")
         assert "Temperature" in str(app.screen.query_one("#settings-error", Static).render())
+        # Each value in range, but together they leave the notes no room: refused, saying why.
         app.screen.query_one("#set-temperature", Input).value = "0.7"
+        app.screen.query_one("#set-max_tokens", Input).value = "2048"
+        app.screen.query_one("#set-context_length", Input).value = "512"
+        await pilot.press("ctrl+s")
+        assert "leaves no room for notes" in str(app.screen.query_one("#settings-error", Static).render())
         app.screen.query_one("#set-max_tokens", Input).value = "64"
         app.screen.query_one("#set-context_length", Input).value = "1024"
         await pilot.press("ctrl+s")

@@ -287,7 +287,7 @@ class ModelsScreen(Screen):
         error = self.query_one("#settings-error", Static)
         app = probllms_app(self)
         try:
-            settings = app.settings.updated(values)
+            settings = app.settings.updated(values).checked_together()
         except SettingError as exc:
             error.update(Text(f"✗ {exc}", style="red"))
             return
