@@ -71,6 +71,17 @@ class QuestionBank:
             self.messages.append(("warning", loaded.summary(Path(path).name)))
         return entry
 
+    def remove_file(self, path: Path) -> BankFile | None:
+        """Close a bank: its entry goes, and its questions unless another open bank has them."""
+        entry = next((f for f in self.files if Path(f.path) == Path(path)), None)
+        if entry is None:
+            return None
+        self.files.remove(entry)
+        still = {i for f in self.files for i in f.ids}
+        gone = set(entry.ids) - still
+        self.questions = [q for q in self.questions if q.id not in gone]
+        return entry
+
     def by_id(self) -> dict[str, MCQ]:
         return {q.id: q for q in self.questions}
 

@@ -64,6 +64,17 @@ async def test_open_banks_by_path_see_statistics_and_they_are_remembered(make_ap
         app.store.record_answer(q.id, q.subject, q.answer, True)
         app.screen.refresh_table()
         assert table.get_row_at(table.row_count - 2)[2:4] == ["1", "1 (100%)"]
+        # ctrl+d closes the highlighted bank now (focus still in the path box): its row and
+        # questions go, and it can be opened again in the same session.
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.press("ctrl+d")
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)][-1] == "course.gift"
+        assert len(app.bank.questions) == before + 6
+        box.value = str(xml)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        assert len(app.bank.questions) == before + 6 + 5
         await pilot.press("escape")
         assert not isinstance(app.screen, BanksScreen)
     store = Store.open(home)

@@ -106,7 +106,8 @@ class PathInput(Input):
 
 class BanksScreen(ModalScreen):
     BINDINGS = [Binding("escape", "dismiss", "Close"),
-                Binding("delete", "forget", "Forget bank")]
+                # ctrl+d, not Delete: the dialog opens in the path box, where Delete edits text.
+                Binding("ctrl+d", "forget", "Close bank", priority=True)]
     DEFAULT_CSS = """
     #banks-dialog { height: auto; max-height: 80%; }
     #bank-path { margin: 1 0 0 0; }
@@ -116,7 +117,7 @@ class BanksScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="banks-dialog", classes="dialog"):
-            yield Static("Question banks  (Enter opens, Tab/→ completes, Delete forgets, Esc closes)",
+            yield Static("Question banks  (Enter opens, Tab/→ completes, ctrl+d closes one, Esc)",
                          classes="title")
             yield PathInput(placeholder="path to a bank: .xml .gift .aiken .txt .apkg .tsv .jsonl .csv",
                         suggester=PathSuggester(), id="bank-path")
@@ -187,10 +188,14 @@ class BanksScreen(ModalScreen):
         store = probllms_app(self).store
         remembered = store.load_bank_paths()
         if key not in remembered:
-            self.set_status("Only banks opened here can be forgotten (this one came with the app or --bank)")
+            self.set_status("Only banks opened here can be closed (this one came with the app or --bank)")
             return
         store.save_bank_paths([p for p in remembered if p != key])
-        self.set_status(f"{Path(key).name} will not be opened at the next start")
+        # Closed now, not only at the next start: its row goes, its questions leave the queue
+        # (their answers stay in the history), and it can be opened again.
+        probllms_app(self).bank.remove_file(Path(key))
+        self.refresh_table()
+        self.set_status(f"Closed {Path(key).name}: its questions leave the queue; it is not opened at the next start")
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.query_one("#bank-status", Static).update(text)
