@@ -65,7 +65,7 @@ async def test_number_keys_answer_and_mistakes_come_back(make_app):
         await settle(app, pilot)
         await pilot.press("r")  # review mistakes: only the prime question
         await settle(app, pilot)
-        assert "Review mistakes" in text_of(app, "#queue-info")
+        assert "Review mistakes · 1 to review" in text_of(app, "#queue-info")  # the queue, not the bank
         assert "prime" in text_of(app, "#question")
         stats = {s.subject: s for s in app.store.topic_stats()}
         assert stats["algorithms"].accuracy == 0 and stats["analysis"].streak == 1

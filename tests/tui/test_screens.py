@@ -143,7 +143,7 @@ async def test_history_and_schedule_survive_a_restart(make_app, tmp_path):
         await settle(app, pilot)
         assert app.store.answer_count() == 1
         assert app.store.card("q-prime") is not None
-        assert "1 answered" in str(app.screen.query_one("#queue-info", Static).render())
+        assert "1 answer" in str(app.screen.query_one("#queue-info", Static).render())
         assert app.store.mistake_ids() == ["q-prime"]
 
 

@@ -10,10 +10,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = [
-    ("everywhere", "F1", "this help (also ? on Practice, where no text box takes it)"),
+    ("everywhere", "F1", "this help (? too, on Practice)"),
     ("everywhere", "F2 F3 F4 F5", "practice, ask, models, notes"),
     ("everywhere", "Esc", "stop the model's explanation"),
     ("everywhere", "ctrl+o", "question banks: open Moodle XML, GIFT, Aiken, Anki, JSONL, CSV"),
+    ("banks", "ctrl+d", "close the highlighted bank"),
     ("everywhere", "ctrl+p", "command palette (every command, searchable)"),
     ("everywhere", "ctrl+q", "quit"),
     ("practice", "A-D or 1-4", "answer"),

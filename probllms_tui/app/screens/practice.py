@@ -95,9 +95,16 @@ class PracticeScreen(Screen):
     def _show_queue_info(self) -> None:
         app = probllms_app(self)
         store, bank = app.store, app.bank
-        queue = "Review mistakes" if self.session.mode == MISTAKES else "Due + new"
-        due = len([i for i in store.due_ids() if i in bank.by_id()])
-        info = f"{queue} · {len(bank.questions)} questions · {due} due · {store.answer_count()} answered"
+        index = bank.by_id()
+        due = len([i for i in store.due_ids() if i in index])
+        if self.session.mode == MISTAKES:
+            left = len([i for i in store.mistake_ids() if i in index])
+            queue = f"Review mistakes · {left} to review"  # not the bank's size: what this queue holds
+        else:
+            queue = "Due + new"
+        # "answers": every attempt counts (the banks dialog counts questions, by their latest answer).
+        answers = store.answer_count()
+        info = f"{queue} · {len(bank.questions)} questions · {due} due · {answers} answer{'' if answers == 1 else 's'}"
         self.query_one("#queue-info", Static).update(Text(info, style="dim"))
 
     async def action_answer(self, key: str) -> None:
