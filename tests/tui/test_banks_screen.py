@@ -123,3 +123,10 @@ async def test_anki_decks_open_after_the_first_frame(make_app, tmp_path, monkeyp
         await settle(app, pilot)
         assert [f.path.name for f in app.bank.files] == ["course.gift", "deck.txt"]
         assert len(app.bank.questions) == 12
+
+
+def test_a_bank_whose_questions_are_open_already_says_so():
+    from probllms_tui.app.screens.banks import opened_count
+
+    assert opened_count(6, 6) == "6 questions"
+    assert opened_count(6, 0) == "6 questions (0 new; 6 already open from another bank)"

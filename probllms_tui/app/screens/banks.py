@@ -85,8 +85,16 @@ def open_deferred_banks(app: ProbLLMsApp) -> None:
 
 
 def _deferred_bank_read(app: ProbLLMsApp, path: Path, loaded) -> None:
+    before = len(app.bank.questions)
     entry = app.bank.add_file(path, loaded)
-    app.notify(f"Opened {path.name}: {len(entry.ids)} questions", timeout=5)
+    app.notify(f"Opened {path.name}: {opened_count(len(entry.ids), len(app.bank.questions) - before)}", timeout=5)
+
+
+def opened_count(questions: int, new: int) -> str:
+    """"6 questions", or "6 questions (2 new; 4 already open from another bank)"."""
+    if new == questions:
+        return f"{questions} questions"
+    return f"{questions} questions ({new} new; {questions - new} already open from another bank)"
 
 
 class PathInput(Input):
@@ -167,9 +175,10 @@ class BanksScreen(ModalScreen):
 
     def bank_read(self, path: Path, loaded) -> None:
         app = probllms_app(self)
+        before = len(app.bank.questions)
         entry = app.bank.add_file(path, loaded)
         remembered = app.store.load_bank_paths()
-        status = f"Opened {path.name}: {len(entry.ids)} questions" + (
+        status = f"Opened {path.name}: {opened_count(len(entry.ids), len(app.bank.questions) - before)}" + (
             f", {entry.skipped} left out" if entry.skipped else "")
         try:
             if str(path) not in remembered:
