@@ -191,10 +191,9 @@ async def test_first_run_indexes_the_notes_in_the_background(make_app):
                    for n in app._notifications)
 
 
-async def test_the_status_bar_says_the_notes_are_indexing_until_answers_can_cite_them(make_app):
+def gated_indexer():
+    """A first-run indexer that holds until released: (indexer, started, release, built)."""
     import threading
-
-    from fakes import FakeRetriever
 
     started, release, built = threading.Event(), threading.Event(), []
 
@@ -204,6 +203,13 @@ async def test_the_status_bar_says_the_notes_are_indexing_until_answers_can_cite
         built.append(notes_dir)
         return {"indexed": 2, "removed": 0, "skipped": []}
 
+    return indexer, started, release, built
+
+
+async def test_the_status_bar_says_the_notes_are_indexing_until_answers_can_cite_them(make_app):
+    from fakes import FakeRetriever
+
+    indexer, started, release, built = gated_indexer()
     app = make_app(retriever_factory=lambda data_dir: FakeRetriever([]) if built else None, notes_indexer=indexer)
     async with app.run_test(size=(100, 30)) as pilot:
         while not started.is_set():
@@ -329,8 +335,7 @@ async def test_answering_while_the_notes_index_does_not_stop_the_indexing(make_a
 async def test_the_notes_screen_follows_a_first_run_index_instead_of_reading_it_half_built(make_app, monkeypatch):
     """F5 during the first index showed "Index ready, files: 0" (or "damaged") for the whole
     session, while the status bar said RAG on."""
-    import threading
-
+    indexer, started, release, built = gated_indexer()
     reads = []
 
     class Service:
@@ -340,14 +345,6 @@ async def test_the_notes_screen_follows_a_first_run_index_instead_of_reading_it_
             return {"exists": bool(built), "files": 2 * len(built), "chunks": 9 * len(built)}
 
         build_index = None
-
-    started, release, built = threading.Event(), threading.Event(), []
-
-    def indexer(notes_dir, data_dir, progress, **kw):
-        started.set()
-        release.wait(10)
-        built.append(notes_dir)
-        return {"indexed": 2, "removed": 0, "skipped": []}
 
     monkeypatch.setattr(notes_screen, "rag_service", lambda: Service)
     app = make_app(notes_indexer=indexer)
