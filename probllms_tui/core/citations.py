@@ -178,12 +178,14 @@ class ExplanationGuard:
             # Drop the sentence that concludes for the other letter, from its start if it is
             # still here (what came before it was already shown).
             sentence = max(buf.rfind(". ", 0, later.start()), buf.rfind("\n", 0, later.start()))
-            kept = buf[:sentence + 1] if sentence != -1 else buf[:later.start()]
-            kept = _BRACKET.sub(self._check_bracket, _LOCATION.sub(self._strip, kept)).rstrip()
+            kept = self._checked(buf[:sentence + 1] if sentence != -1 else buf[:later.start()]).rstrip()
             note = LATER_CONTRADICTION_NOTE.format(other=self.contradiction, pick=self.pick)
             return f"{kept}\n\n{note}" if kept else f"\n\n{note}"
-        buf = _LOCATION.sub(self._strip, buf)
-        return _BRACKET.sub(self._check_bracket, buf)
+        return self._checked(buf)
+
+    def _checked(self, text: str) -> str:
+        """Copied location markers stripped, citations checked against the sources shown."""
+        return _BRACKET.sub(self._check_bracket, _LOCATION.sub(self._strip, text))
 
     def _strip(self, m: re.Match) -> str:
         self.removed.append(m.group(0).strip())

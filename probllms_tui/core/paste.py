@@ -3,7 +3,7 @@
 Accepted layouts (mixed freely): ``A.``/``A)``/``(A)``/``a)``/``(a)``/``A:``/``[A]``/``A -``
 labels (``A)4`` too), a label alone on its line above its text (Moodle's quiz page),
 ``1.``/``1)`` numeric labels, ``-``/``*``/``•``/``○``/``☐`` bullets, all options on one line
-(``A) x B) y C) z``, the last such run being the options), unlabelled ``True``/``False``,
+(``A) x B) y C) z``; the longest run of labels, the last of equal ones), unlabelled ``True``/``False``,
 an optional ``Question:`` or ``Question 3 (2 points)`` heading and ``Options:`` header, the
 lines a Moodle page adds ("Not yet answered", "Flag question"...), an answer key after the
 options (``Answer: C``, ``Answer: 7`` by option text, Moodle's ``The correct answer is: 7``,
@@ -51,8 +51,8 @@ _LMS_CHROME = re.compile(r"^\s*(?:not yet answered|answer saved|not answered|com
 _TRAILER_START = re.compile(r"^\s*(?:(?:correct\s+answer|answer|solution|explanation|feedback|rationale)\s*:|"
                             r"your answer is\b|the correct answers? (?:is|are)\b)", re.IGNORECASE)
 _CORRECT_IS = re.compile(r"^\s*the correct answer is\s*:?\s*(.*?)\s*\.?\s*$", re.IGNORECASE)
-# "... D) 9 Answer: C" on the options' own line.
-# Written as a key writes it ("Answer: C", "Correct answer: 7"), so "C) The answer: 42" is text.
+# "... D) 9 Answer: C" on the last option's line, written as a key writes it ("Answer: C",
+# "Correct answer: 7"), so "C) The answer: 42" is an option's text.
 _INLINE_ANSWER = re.compile(r"(?<=\S)\s+((?:Correct\s+answer|Answer|ANSWER)\s*:.*)$")
 _ANSWER_LINE = re.compile(r"^\s*(?:correct\s+answer|answer|solution)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 # What follows "Answer:" when it names a label: "B", "(b)", "3.", "C) 7" (option text repeated).
@@ -94,6 +94,7 @@ def _prepare(lines: list[str]) -> list[str]:
     is joined to the text below it, and a trailing "Answer: C" on the last option's line is
     put on a line of its own."""
     out: list[str] = []
+    last_line = max((k for k, line in enumerate(lines) if line.strip()), default=-1)
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -110,8 +111,7 @@ def _prepare(lines: list[str]) -> list[str]:
                 out.append(f"{line.strip()} {lines[j].strip()}")
                 i = j + 1
                 continue
-        last = not any(rest.strip() for rest in lines[i + 1:])
-        m = _INLINE_ANSWER.search(line) if last else None
+        m = _INLINE_ANSWER.search(line) if i == last_line else None
         if m and (_option_label(line[:m.start()]) or _split_inline(line[:m.start()])):
             out.extend([line[:m.start()], m.group(1)])
         else:
@@ -213,9 +213,8 @@ def _split_inline(line: str) -> tuple[str, list[str], list[str]] | None:
     # The run with the most labels wins, and of equal runs the last: the stem comes first and
     # may itself mention "plan A) ... plan B)", while "A) Vitamin A. B) Vitamin B." holds
     # a short "A." run inside the real one.
-    best: tuple[int, int, tuple[str, list[str], list[str]]] | None = None
-    for k in range(len(matches)):
-        m = matches[k]
+    best: tuple[int, tuple[str, list[str], list[str]]] | None = None
+    for k, m in enumerate(matches):
         label = m.group(1) or m.group(2)
         if label.upper() != "A":
             continue
@@ -233,8 +232,8 @@ def _split_inline(line: str) -> tuple[str, list[str], list[str]] | None:
                 for a, b in zip(chosen, chosen[1:] + [None])]
         labels = [(c.group(1) or c.group(2)) for c in chosen]
         if all(opts) and (best is None or len(chosen) >= best[0]):
-            best = (len(chosen), k, (stem, labels, opts))
-    return best[2] if best else None
+            best = (len(chosen), (stem, labels, opts))
+    return best[1] if best else None
 
 
 def parse_question_text(text: str) -> ParsedQuestion:
