@@ -124,21 +124,16 @@ def _settle_duplicate_ids(out: BankLoad, keep_duplicates: bool = False) -> None:
     kept: list[MCQ] = []
     for q in out.questions:
         earlier = first.get(q.id)
-        if earlier is not None and _same_question(earlier, q):
+        if earlier is not None and not _same_question(earlier, q):
+            digest = hashlib.sha1("\x00".join((q.stem, *q.options, q.answer or "")).encode()).hexdigest()[:6]
+            q = replace(q, id=f"{q.id}-{digest}")
+            earlier = first.get(q.id)  # this other question may have come before too
+        if earlier is not None:  # the same stem, options and answer again
             if keep_duplicates:
                 kept.append(q)
             else:
                 out.skip(_line_of(q), f"same question as {earlier.source or earlier.id}", "duplicate question")
             continue
-        if earlier is not None:
-            digest = hashlib.sha1("\x00".join((q.stem, *q.options, q.answer or "")).encode()).hexdigest()[:6]
-            q = replace(q, id=f"{q.id}-{digest}")
-            if q.id in first:  # the same question again, under the shared id
-                if keep_duplicates:
-                    kept.append(q)
-                else:
-                    out.skip(_line_of(q), f"same question as {first[q.id].source}", "duplicate question")
-                continue
         first[q.id] = q
         kept.append(q)
     out.questions[:] = kept
