@@ -112,7 +112,7 @@ def explain_answer(engine, q, pick: str, passages, max_tokens: int, stream_to: I
     guard = ExplanationGuard(pick, len(passages), q.letters)
     pieces: list[str] = []
     if stream_to is not None:
-        stream_to.write(f"\n{explanation_heading(band)}:")
+        stream_to.write(f"\n{explanation_heading(band, bool(passages))}:")
     tokens = 0
     for raw in engine.stream_explanation(q, pick, passages, max_tokens=max_tokens,
                                          should_stop=lambda: guard.stopped):

@@ -153,11 +153,13 @@ def band(p_top: float, n_options: int, *, guess_margin: float = GUESS_MARGIN,
     return "unsure"
 
 
-def explanation_heading(band: str | None) -> str:
+def explanation_heading(band: str | None, with_notes: bool = True) -> str:
     """What the model's explanation is called: a guess argued fluently reads like knowledge,
-    so the heading says how much the pick it argues for is worth."""
+    so the heading says how much the pick it argues for is worth (and sends the student to
+    their notes only when some were found)."""
     if band == "guessing":
-        return "Explanation of a guess (the model is near chance here: check it against your notes)"
+        check = "check it against your notes" if with_notes else "check it in your course material"
+        return f"Explanation of a guess (the model is near chance here: {check})"
     if band == "unsure":
         return "Explanation (the model is unsure of its pick)"
     return "Explanation"

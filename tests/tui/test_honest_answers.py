@@ -38,7 +38,16 @@ async def test_a_guess_says_not_sure_and_shows_the_notes_first(make_app):
         explanation = app.screen.query_one("#explanation", Markdown).source
         assert "[1]" in explanation and "[4]" not in explanation and "primes.md" not in explanation
         # a guess argued fluently must not read like knowledge
-        assert explanation.startswith("**Explanation of a guess (the model is near chance here")
+        assert explanation.startswith("**Explanation of a guess (the model is near chance here: check it against your notes)")
+
+
+async def test_a_guess_without_notes_is_not_sent_to_check_notes_that_were_not_found(make_app):
+    app = make_app(engine=FakeEngine(band="guessing", top=0.31), retriever=FakeRetriever([]))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await answer_first_question(app, pilot)
+        explanation = app.screen.query_one("#explanation", Markdown).source
+        assert explanation.startswith("**Explanation of a guess (the model is near chance here: "
+                                      "check it in your course material)")
 
 
 async def test_a_confident_pick_is_bold_and_needs_no_evidence_first(make_app):

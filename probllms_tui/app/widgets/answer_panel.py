@@ -90,6 +90,7 @@ class AnswerPanel(Vertical):
         self._question: MCQ | None = None
         self._correct: str | None = None
         self._band: str | None = None  # the pick's confidence band, once scored
+        self._with_notes = False  # the answer came with notes to check it against
         self._math = MathStream()
         self._stream = None
         self.running = False
@@ -193,6 +194,7 @@ class AnswerPanel(Vertical):
             return
         r, notes = message.scored.result, message.scored.notes
         self._band = r.confidence_band
+        self._with_notes = bool(notes.passages)
         verdict = ""
         if self._correct is not None:
             verdict = " ✓ agrees with the key" if r.answer == self._correct else f" ✗ (key: {self._correct})"
@@ -209,7 +211,7 @@ class AnswerPanel(Vertical):
         piece = message.piece
         if self._stream is None:
             self._stream = Markdown.get_stream(self.query_one("#explanation", Markdown))
-            await self._stream.write(f"**{explanation_heading(self._band)}:** ")
+            await self._stream.write(f"**{explanation_heading(self._band, self._with_notes)}:** ")
             self.post_message(self.Streaming())
         await self._stream.write(self._math.feed(piece.text))
         if piece.tokens > 1:
