@@ -238,3 +238,9 @@ def test_named_banks_are_practised_without_the_built_in_one(tmp_path):
 
     assert set(questions([BANK])) == {BANK.name}
     assert set(questions([])) == {builtin_bank().name}
+
+
+def test_a_topic_name_cut_for_the_side_panel_says_it_is_cut():
+    from probllms_tui.app.widgets.stats_table import fit_topic
+
+    assert fit_topic("machine-learning", 12) == "machine-lea\u2026" and fit_topic("algorithms", 12) == "algorithms"

@@ -24,6 +24,11 @@ class StatsTable(DataTable):
         self.clear()
         for s in stats:
             acc = f"{s.accuracy:.0%}" if s.answered else "-"
-            self.add_row(s.subject[:self.topic_width], acc, str(s.streak), str(s.due))
+            self.add_row(fit_topic(s.subject, self.topic_width), acc, str(s.streak), str(s.due))
         if not stats:
             self.add_row("no answers", "", "", "")
+
+
+def fit_topic(name: str, width: int) -> str:
+    """A name cut to ``width`` says it is cut ("machine-lea…"); "s" shows whole names."""
+    return name if len(name) <= width else name[:width - 1] + "\u2026"
