@@ -85,9 +85,15 @@ def open_deferred_banks(app: ProbLLMsApp) -> None:
 
 
 def _deferred_bank_read(app: ProbLLMsApp, path: Path, loaded) -> None:
+    _, opened = add_bank(app, path, loaded)
+    app.notify(opened, timeout=5)
+
+
+def add_bank(app: ProbLLMsApp, path: Path, loaded):
+    """Add a read bank to the app's questions: (its entry, "Opened NAME: N questions…")."""
     before = len(app.bank.questions)
     entry = app.bank.add_file(path, loaded)
-    app.notify(f"Opened {path.name}: {opened_count(len(entry.ids), len(app.bank.questions) - before)}", timeout=5)
+    return entry, f"Opened {path.name}: {opened_count(len(entry.ids), len(app.bank.questions) - before)}"
 
 
 def opened_count(questions: int, new: int) -> str:
@@ -175,11 +181,9 @@ class BanksScreen(ModalScreen):
 
     def bank_read(self, path: Path, loaded) -> None:
         app = probllms_app(self)
-        before = len(app.bank.questions)
-        entry = app.bank.add_file(path, loaded)
+        entry, opened = add_bank(app, path, loaded)
         remembered = app.store.load_bank_paths()
-        status = f"Opened {path.name}: {opened_count(len(entry.ids), len(app.bank.questions) - before)}" + (
-            f", {entry.skipped} left out" if entry.skipped else "")
+        status = opened + (f", {entry.skipped} left out" if entry.skipped else "")
         try:
             if str(path) not in remembered:
                 app.store.save_bank_paths([*remembered, str(path)])

@@ -121,6 +121,7 @@ class AnswerPanel(Vertical):
         self.workers.cancel_node(self)
         self._run_id += 1  # whatever the cancelled run still posts is now someone else's
         self._question = self._correct = self._band = None
+        self._with_notes = False
         await self._close_stream()
         self.running = False
         self._math = MathStream()
