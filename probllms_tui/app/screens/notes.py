@@ -76,10 +76,9 @@ class NotesScreen(Screen):
         # The status is read again whenever it can have changed: a background build ending,
         # and every return to this screen (it once showed "0 files" for the whole session).
         self.watch(self.app, "notes_indexing", self._indexing_changed, init=False)
-        self._show_status()
 
     def on_screen_resume(self) -> None:
-        self._show_status()
+        self._show_status()  # also the first time the screen shows: on_mount need not read it
 
     def _indexing_changed(self, busy: bool) -> None:
         self._show_status()
