@@ -84,7 +84,7 @@ class _TextParser(HTMLParser):
         if tag in ("sup", "sub") and self.scripts and self.scripts[-1][0] == tag:
             _, at = self.scripts.pop()
             inner = "".join(self.parts[at:]).strip()
-            before = "".join(self.parts[:at])[-1:]
+            before = next((p[-1] for p in reversed(self.parts[:at]) if p), "")  # not a join of all parts
             if inner and not (tag == "sup" and before.isdigit() and inner.lower() in _ORDINALS):
                 simple = len(inner) == 1 or inner.isdigit()
                 self.parts[at:] = [("^" if tag == "sup" else "_") + (inner if simple else f"({inner})")]
